@@ -1,0 +1,1 @@
+"""specdiff.codec: MIDI -> notes -> events -> token segments (official MT3 vocabulary)."""

@@ -1,0 +1,1 @@
+"""Subcommands of the ``specdiff`` CLI, one module each (see ``specdiff.cli.COMMANDS``)."""

@@ -1,0 +1,1 @@
+"""specdiff.data: corpora, SoundFont rendering, MIDI sources, preprocessing cache, sampling."""

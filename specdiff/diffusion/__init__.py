@@ -1,0 +1,1 @@
+"""specdiff.diffusion: noise schedules, samplers and guidance as pure functions."""

@@ -1,0 +1,1 @@
+"""specdiff.evaluation: embedding distances, FAD, transcription F1, spectral metrics."""

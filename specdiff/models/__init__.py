@@ -1,0 +1,1 @@
+"""specdiff.models: T5 blocks, notes/context encoders, FiLM diffusion decoder, AR decoder."""

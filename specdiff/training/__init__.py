@@ -1,0 +1,1 @@
+"""specdiff.training: LightningModules, DataModule, callbacks and the LightningCLI entry."""

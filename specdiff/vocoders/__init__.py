@@ -1,0 +1,1 @@
+"""specdiff.vocoders: mel -> audio (Griffin-Lim, SoundStream ONNX, specdiff's own)."""
