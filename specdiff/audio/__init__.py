@@ -1,1 +1,43 @@
 """specdiff.audio: the official log-mel front end, scaling, audio I/O and resampling."""
+
+from specdiff.audio.io import AudioFileWriter, atomic_path, load_audio, save_audio
+from specdiff.audio.mel import (
+    DEFAULT_MEL,
+    FRAMES_PER_SEGMENT,
+    HOP_LENGTH,
+    MAX_LOG_MEL,
+    MIN_LOG_MEL,
+    N_MELS,
+    SAMPLE_RATE,
+    SAMPLES_PER_SEGMENT,
+    MelConfig,
+    frame_signal,
+    log_mel,
+    mel_matrix,
+    stft,
+    stft_magnitude,
+)
+from specdiff.audio.scaling import scale_mel, unscale_mel
+
+__all__ = [
+    "AudioFileWriter",
+    "DEFAULT_MEL",
+    "FRAMES_PER_SEGMENT",
+    "HOP_LENGTH",
+    "MAX_LOG_MEL",
+    "MIN_LOG_MEL",
+    "MelConfig",
+    "N_MELS",
+    "SAMPLES_PER_SEGMENT",
+    "SAMPLE_RATE",
+    "atomic_path",
+    "frame_signal",
+    "load_audio",
+    "log_mel",
+    "mel_matrix",
+    "save_audio",
+    "scale_mel",
+    "stft",
+    "stft_magnitude",
+    "unscale_mel",
+]
