@@ -1,0 +1,64 @@
+"""Minimal MIDI edits with mido: rewrite programs and keep every other message as it is."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from specdiff.errors import SpecdiffError
+
+DRUM_CHANNEL = 9
+
+
+def open_midi(path: str | Path):
+    """``mido.MidiFile`` of ``path``; raises ``SpecdiffError`` naming the file if unparsable."""
+    import mido
+
+    try:
+        return mido.MidiFile(str(path))
+    except Exception as error:  # mido raises OSError/EOFError/ValueError/KeyError
+        raise SpecdiffError(f"{path}: cannot parse MIDI ({error})") from None
+
+
+def voices(midi) -> list[tuple[int, int, int]]:
+    """``(track index, channel, first program)`` of every (track, channel) with note-ons,
+    drums (channel 10) excluded, in file order. The program is 0 when none is set."""
+    out = []
+    for ti, track in enumerate(midi.tracks):
+        program: dict[int, int] = {}
+        seen: list[int] = []
+        for msg in track:
+            if msg.type == "program_change":
+                program.setdefault(msg.channel, msg.program)
+            elif msg.type == "note_on" and msg.velocity > 0 and msg.channel != DRUM_CHANNEL:
+                if msg.channel not in seen:
+                    seen.append(msg.channel)
+        out.extend((ti, ch, program.get(ch, 0)) for ch in seen)
+    return out
+
+
+def set_programs(midi, programs: dict[tuple[int, int], int]) -> None:
+    """In place: make (track, channel) play ``programs[(track, channel)]`` for the whole file.
+
+    Program changes of that channel in that track are rewritten; if there is none, one is
+    inserted at the start of the track.
+    """
+    import mido
+
+    for (ti, channel), program in programs.items():
+        track = midi.tracks[ti]
+        found = False
+        for i, msg in enumerate(track):
+            if msg.type == "program_change" and msg.channel == channel:
+                track[i] = msg.copy(program=program)
+                found = True
+        if not found:
+            track.insert(0, mido.Message("program_change", channel=channel, program=program,
+                                         time=0))
+
+
+def save_midi(midi, path: str | Path) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".partial")
+    midi.save(str(tmp))
+    tmp.replace(path)
