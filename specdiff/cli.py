@@ -14,6 +14,9 @@ from specdiff.errors import SpecdiffError
 # `register(subparsers)`, which adds its parser and sets `func(args) -> int | None` as default.
 COMMANDS = [
     "specdiff.commands.tokenize",
+    "specdiff.commands.eval",
+    "specdiff.commands.render",
+    "specdiff.commands.clean_urmp_midi",
 ]
 
 
