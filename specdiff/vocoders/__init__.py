@@ -1,1 +1,23 @@
 """specdiff.vocoders: mel -> audio (Griffin-Lim, SoundStream ONNX, specdiff's own)."""
+
+from specdiff.vocoders.base import Vocoder
+from specdiff.vocoders.griffin_lim import GriffinLim, istft, mel_to_linear
+from specdiff.vocoders.registry import (
+    find_onnx_vocoder,
+    load_vocoder,
+    register_vocoder,
+    vocoder_names,
+)
+from specdiff.vocoders.soundstream import SoundStreamOnnx
+
+__all__ = [
+    "GriffinLim",
+    "SoundStreamOnnx",
+    "Vocoder",
+    "find_onnx_vocoder",
+    "istft",
+    "load_vocoder",
+    "mel_to_linear",
+    "register_vocoder",
+    "vocoder_names",
+]
