@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import signal
 import subprocess
 import tempfile
 import time
@@ -97,7 +98,9 @@ def fluidsynth_command(config: RenderConfig, midi: Path, wav: Path) -> list[str]
 def run_bounded(cmd: list[str], out: Path, max_bytes: int, timeout: float) -> str | None:
     """Run ``cmd`` writing ``out``; kill it when ``out`` grows past ``max_bytes`` or it runs
     longer than ``timeout`` seconds. Returns None on success, else the problem."""
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # Own process group, so a kill also stops anything the command started.
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True)
     start = time.monotonic()
     problem = None
     while proc.poll() is None:
@@ -107,7 +110,7 @@ def run_bounded(cmd: list[str], out: Path, max_bytes: int, timeout: float) -> st
         elif time.monotonic() - start > timeout:
             problem = f"render ran longer than {timeout:.0f} s; killed"
         if problem:
-            proc.kill()
+            os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
             return problem
         time.sleep(0.02)
