@@ -1,0 +1,43 @@
+"""Classifier-free guidance as a wrapper from a conditional model function to a plain one."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+#: ``fn(x_t (B, ...), t (B,), cond (B,) bool | None) -> eps``; cond False marks an unconditional
+#: row (official: encodings and masks zeroed, so cross-attention contributes nothing).
+ConditionalModelFn = Callable[..., Tensor]
+
+
+def cfg(model_fn: ConditionalModelFn, scale: float, batched: bool = True
+        ) -> Callable[[Tensor, Tensor], Tensor]:
+    """Guided model function: eps = w eps(x, t, c) + (1 - w) eps(x, t, none), w = ``scale``.
+
+    Args:
+        model_fn: conditional model function, e.g. ``SpectrogramDiffusion.eps_fn(enc, mask)``.
+        scale: guidance weight w (official default 5.0, the Colab 2.0); w = 1 skips the
+            unconditional pass.
+        batched: run the conditional and unconditional rows as one doubled batch (faster);
+            False runs two passes (same result).
+
+    Returns:
+        ``fn(x_t, t) -> eps`` for the samplers.
+    """
+    if scale == 1.0:
+        return lambda x, t: model_fn(x, t, None)
+
+    def guided(x: Tensor, t: Tensor) -> Tensor:
+        b = x.shape[0]
+        if batched:
+            cond = torch.arange(2 * b, device=x.device) < b  # [cond rows; uncond rows]
+            eps = model_fn(torch.cat([x, x]), torch.cat([t, t]), cond)
+            eps_c, eps_u = eps[:b], eps[b:]
+        else:
+            eps_c = model_fn(x, t, None)
+            eps_u = model_fn(x, t, torch.zeros(b, dtype=torch.bool, device=x.device))
+        return scale * eps_c + (1 - scale) * eps_u
+
+    return guided

@@ -1,0 +1,181 @@
+"""Samplers as pure functions ``sample_x(model_fn, x, ts, generator=None, ...) -> x``.
+
+``model_fn(x_t, t) -> eps``: x_t (B, ...) and t (B,) float32 continuous time in [0, 1]; it returns
+the predicted noise. ``ts`` is a decreasing time grid (see `time_grid`) from which every step goes
+from ts[i] to ts[i+1]. All randomness comes from ``generator`` (torch.randn on x's device), so a
+sampler is deterministic given the generator's seed. Coefficients are computed in float64.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+from specdiff.diffusion.schedule import (alpha_sigma, alphas_cumprod_squaredcos, leading_timesteps,
+                                         logsnr_cosine, time_grid)
+
+ModelFn = Callable[[Tensor, Tensor], Tensor]
+
+
+def _randn(x: Tensor, generator: torch.Generator | None) -> Tensor:
+    return torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+
+
+def _times(t: float, x: Tensor) -> Tensor:
+    return torch.full((x.shape[0],), t, dtype=torch.float32, device=x.device)
+
+
+def _x0_eps(model_fn: ModelFn, x: Tensor, t: float, alpha: float, sigma: float,
+            clip_x0: bool) -> tuple[Tensor, Tensor]:
+    """Predicted (x0, eps) at time t; with clipping, x0 is clipped to [-1, 1] and eps recomputed."""
+    eps = model_fn(x, _times(t, x)).to(x.dtype)
+    x0 = (x - sigma * eps) / alpha
+    if clip_x0:
+        x0 = x0.clamp(-1.0, 1.0)
+        eps = (x - alpha * x0) / sigma
+    return x0, eps
+
+
+def sample_ddpm(model_fn: ModelFn, x: Tensor, ts: Tensor, generator: torch.Generator | None = None,
+                clip_x0: bool = True, variance: str = "large") -> Tensor:
+    """Official ancestral DDPM sampler (Ho et al. 2020 in log-SNR form; 1000 steps: ``time_grid(1000)``).
+
+    Step t -> s: r = exp(logsnr_t - logsnr_s), mean = r (alpha_s/alpha_t) z + (1 - r) alpha_s x0,
+    variance (1 - r) sigma_t^2 ("large") or (1 - r) sigma_s^2 ("small"). When s = ts[-1] = 0 the
+    (clipped) x0 prediction is returned, as the official sampler does.
+    """
+    if variance not in ("large", "small"):
+        raise ValueError(f"variance must be 'large' or 'small', got {variance!r}")
+    ts = torch.as_tensor(ts, dtype=torch.float64)
+    lam = logsnr_cosine(ts)
+    alpha, sigma = alpha_sigma(lam)
+    for i in range(len(ts) - 1):
+        x0, _ = _x0_eps(model_fn, x, float(ts[i]), float(alpha[i]), float(sigma[i]), clip_x0)
+        if i == len(ts) - 2 and float(ts[i + 1]) == 0.0:
+            return x0
+        r = torch.exp(lam[i] - lam[i + 1])
+        mean = float(r * alpha[i + 1] / alpha[i]) * x + float((1 - r) * alpha[i + 1]) * x0
+        var = (1 - r) * (sigma[i] ** 2 if variance == "large" else sigma[i + 1] ** 2)
+        x = mean + float(var.sqrt()) * _randn(x, generator)
+    return x
+
+
+def sample_ddim(model_fn: ModelFn, x: Tensor, ts: Tensor, generator: torch.Generator | None = None,
+                clip_x0: bool = True, eta: float = 0.0) -> Tensor:
+    """DDIM (Song et al. 2021, eq. 12) on the continuous schedule; eta = 0 is deterministic."""
+    ts = torch.as_tensor(ts, dtype=torch.float64)
+    alpha, sigma = alpha_sigma(logsnr_cosine(ts))
+    for i in range(len(ts) - 1):
+        x0, eps = _x0_eps(model_fn, x, float(ts[i]), float(alpha[i]), float(sigma[i]), clip_x0)
+        a_t, a_s = alpha[i] ** 2, alpha[i + 1] ** 2  # alpha-bar
+        noise_std = eta * ((1 - a_s) / (1 - a_t) * (1 - a_t / a_s)).clamp(min=0).sqrt()
+        direction = (1 - a_s - noise_std**2).clamp(min=0).sqrt()
+        x = float(alpha[i + 1]) * x0 + float(direction) * eps
+        if eta > 0 and float(noise_std) > 0:
+            x = x + float(noise_std) * _randn(x, generator)
+    return x
+
+
+def sample_dpmpp_2m(model_fn: ModelFn, x: Tensor, ts: Tensor,
+                    generator: torch.Generator | None = None, clip_x0: bool = True) -> Tensor:
+    """DPM-Solver++(2M) (Lu et al. 2022, Alg. 2): multistep second order in the data prediction.
+
+    With lambda = logsnr / 2 and h = lambda_s - lambda_t:
+    x_s = (sigma_s/sigma_t) x_t - alpha_s (e^-h - 1) D, D = x0_t for the first step and
+    (1 + 1/(2r)) x0_t - 1/(2r) x0_prev after it (r = h_prev / h). Deterministic; ``generator``
+    is accepted for a uniform signature.
+    """
+    ts = torch.as_tensor(ts, dtype=torch.float64)
+    lam = logsnr_cosine(ts) / 2
+    alpha, sigma = alpha_sigma(2 * lam)
+    x0_prev, h_prev = None, None
+    for i in range(len(ts) - 1):
+        x0, _ = _x0_eps(model_fn, x, float(ts[i]), float(alpha[i]), float(sigma[i]), clip_x0)
+        h = lam[i + 1] - lam[i]
+        if x0_prev is None:
+            d = x0
+        else:
+            r = h_prev / h
+            d = float(1 + 1 / (2 * r)) * x0 - float(1 / (2 * r)) * x0_prev
+        x = float(sigma[i + 1] / sigma[i]) * x - float(alpha[i + 1] * torch.expm1(-h)) * d
+        x0_prev, h_prev = x0, h
+    return x
+
+
+def sample_ddpm_discrete(model_fn: ModelFn, x: Tensor, timesteps: Tensor,
+                         generator: torch.Generator | None = None, clip_x0: bool = True,
+                         alphas_cumprod: Tensor | None = None,
+                         num_train_timesteps: int = 1000) -> Tensor:
+    """diffusers' ``DDPMScheduler`` (squaredcos_cap_v2, fixed_large, epsilon, x0 clip), step by step.
+
+    Reproduces ``SpectrogramDiffusionPipeline``: the network sees t = timestep / N, the posterior
+    mean uses the effective beta across skipped timesteps, the "large" variance is that beta, and
+    no noise is added at timestep 0. Coefficients are float32 as in diffusers.
+
+    Args:
+        timesteps: decreasing int timesteps, e.g. ``leading_timesteps(100)`` = [990, 980, ..., 0].
+        alphas_cumprod: (N,) alpha-bar (default `alphas_cumprod_squaredcos`).
+    """
+    abar = alphas_cumprod_squaredcos(num_train_timesteps) if alphas_cumprod is None else alphas_cumprod
+    timesteps = torch.as_tensor(timesteps, dtype=torch.int64)
+    one = torch.tensor(1.0)
+    for i, t in enumerate(timesteps.tolist()):
+        t_model = torch.full((x.shape[0],), t, dtype=torch.int64, device=x.device) / num_train_timesteps
+        eps = model_fn(x, t_model).to(x.dtype)
+        a_t = abar[t]
+        a_prev = abar[int(timesteps[i + 1])] if i + 1 < len(timesteps) else one
+        alpha_step = a_t / a_prev
+        beta_t = 1 - alpha_step
+        x0 = (x - (1 - a_t) ** 0.5 * eps) / a_t**0.5
+        if clip_x0:
+            x0 = x0.clamp(-1.0, 1.0)
+        x = (a_prev**0.5 * beta_t / (1 - a_t)) * x0 + (alpha_step**0.5 * (1 - a_prev) / (1 - a_t)) * x
+        if t > 0:
+            x = x + beta_t**0.5 * _randn(x, generator)
+    return x
+
+
+SAMPLERS: dict[str, Callable[..., Tensor]] = {
+    "ddpm": sample_ddpm,
+    "ddim": sample_ddim,
+    "dpmpp_2m": sample_dpmpp_2m,
+    "ddpm_discrete": sample_ddpm_discrete,
+}
+DEFAULT_STEPS = {"ddpm": 1000, "ddim": 50, "dpmpp_2m": 20, "ddpm_discrete": 100}
+
+
+def get_sampler(name: str) -> Callable[..., Tensor]:
+    """The sampler function registered as ``name`` (ddpm, ddim, dpmpp_2m, ddpm_discrete)."""
+    if name not in SAMPLERS:
+        raise ValueError(f"unknown sampler {name!r}: expected one of {', '.join(SAMPLERS)}")
+    return SAMPLERS[name]
+
+
+def sampler_grid(name: str, steps: int | None = None, spacing: str = "uniform") -> Tensor:
+    """The default time grid of a sampler: continuous ``time_grid`` or diffusers' leading timesteps."""
+    steps = DEFAULT_STEPS[name] if steps is None else steps
+    if name == "ddpm_discrete":
+        return leading_timesteps(steps)
+    return time_grid(steps, spacing)
+
+
+def sample(model_fn: ModelFn, shape: tuple[int, ...], sampler: str = "dpmpp_2m",
+           steps: int | None = None, generator: torch.Generator | None = None,
+           device: str | torch.device | None = None, clip_x0: bool = True,
+           spacing: str = "uniform", x: Tensor | None = None) -> Tensor:
+    """Draw x_1 ~ N(0, I) of ``shape`` (float32) from ``generator`` and run ``sampler`` to t = 0.
+
+    Args:
+        steps: network evaluations (defaults: ddpm 1000, ddim 50, dpmpp_2m 20, ddpm_discrete 100).
+        x: start from this noise instead of drawing it.
+
+    Returns:
+        The sample, same shape, in the model's data space ([-1, 1] for spectrograms).
+    """
+    fn = get_sampler(sampler)
+    if x is None:
+        x = torch.randn(shape, generator=generator, device=device, dtype=torch.float32)
+    return fn(model_fn, x, sampler_grid(sampler, steps, spacing), generator=generator,
+              clip_x0=clip_x0)

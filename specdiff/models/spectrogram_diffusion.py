@@ -1,0 +1,174 @@
+"""The spectrogram diffusion model: notes encoder, optional context encoder, FiLM decoder (no Lightning)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from specdiff.models.config import ModelConfig
+from specdiff.models.decoder import CrossMemory, FilmDecoder
+from specdiff.models.encoders import ContextEncoder, NotesEncoder
+
+#: ``fn(x_t (B, T, n_mels), t (B,), cond (B,) bool | None) -> eps (B, T, n_mels) float32``
+ConditionalModelFn = Callable[..., Tensor]
+
+
+def _layer_kwargs(c: ModelConfig) -> dict[str, Any]:
+    return dict(dim=c.d_model, num_heads=c.num_heads, head_dim=c.head_dim, d_ff=c.d_ff,
+                dropout=c.dropout, eps=c.norm_eps, scale_attention=c.scale_attention,
+                gelu_approximate=c.gelu_approximate)
+
+
+def trim_padding(tokens: Tensor) -> Tensor:
+    """Drop the trailing columns that are PAD (0) in every row; keeps at least one column.
+
+    Args:
+        tokens: (B, L) int ids.
+
+    Returns:
+        (B, L') with L' = 1 + the last column holding a non-PAD id anywhere in the batch.
+    """
+    used = torch.nonzero((tokens > 0).any(dim=0))
+    length = int(used.max()) + 1 if used.numel() else 1
+    return tokens[:, :length]
+
+
+class SpectrogramDiffusion(nn.Module):
+    """MIDI-token-conditioned spectrogram denoiser (Hawthorne et al., 2022).
+
+    Spectrograms live in the scaled space [-1, 1] (see ``specdiff.audio``), shaped (B, T, n_mels)
+    with T = 256 frames (5.12 s) per segment.
+
+    Attributes:
+        config: the `ModelConfig`.
+        vocoder_path: ``melgan/model.onnx`` of a diffusers-layout directory, if it had one, else None.
+    """
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        kw = _layer_kwargs(config)
+        self.notes_encoder = NotesEncoder(config.vocab_size, config.max_tokens,
+                                          num_layers=config.encoder_layers, **kw)
+        self.context_encoder = (
+            ContextEncoder(config.n_mels, config.context_length, num_layers=config.encoder_layers,
+                           **kw) if config.has_context else None)
+        self.decoder = FilmDecoder(config.n_mels, config.target_length, config.max_noise_time,
+                                   num_layers=config.decoder_layers, **kw)
+        self.vocoder_path: Path | None = None
+
+    # ------------------------------------------------------------------ loading and saving
+    @classmethod
+    def from_pretrained(cls, source: str | Path, *, device: str | torch.device | None = None,
+                        dtype: torch.dtype | None = None,
+                        local_files_only: bool = False) -> SpectrogramDiffusion:
+        """Load weights: our ``.safetensors`` file, a diffusers-layout directory, or a hub id.
+
+        Args:
+            source: a ``.safetensors`` file written by `save_pretrained`; a directory in the layout
+                of ``google/music-spectrogram-diffusion`` (``notes_encoder/``, ``decoder/``,
+                optional ``continuous_encoder/`` and ``melgan/model.onnx``); or a hub id, downloaded
+                with huggingface_hub unless ``local_files_only``.
+            device, dtype: where and in which float dtype to put the weights (e.g. torch.bfloat16).
+
+        Returns:
+            The model in eval mode.
+        """
+        from specdiff.checkpoints import load_model
+
+        return load_model(source, device=device, dtype=dtype, local_files_only=local_files_only)
+
+    def save_pretrained(self, path: str | Path) -> Path:
+        """Write one ``.safetensors`` file with the JSON config in its metadata; returns the path."""
+        from specdiff.checkpoints import save_model
+
+        return save_model(self, path)
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.decoder.input_proj.weight.dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self.decoder.input_proj.weight.device
+
+    # ------------------------------------------------------------------ the model
+    def encode(self, tokens: Tensor, context: Tensor | None = None,
+               context_mask: Tensor | None = None, trim: bool = True) -> tuple[Tensor, Tensor]:
+        """Encode one segment's tokens and the previous segment's spectrogram.
+
+        Args:
+            tokens: (B, L) int token ids, 0 = PAD (masked).
+            context: (B, T_c, n_mels) previous segment in the scaled [-1, 1] space, or None: then the
+                context is masked out, as for the official first segment. Ignored by models
+                without a context encoder.
+            context_mask: (B, T_c) bool frame mask of ``context`` (default all True).
+            trim: drop what attention never sees: trailing PAD columns of ``tokens`` and a fully
+                masked context. The decoder output is unchanged; with ``trim=False`` the
+                encodings have the full reference layout (L + T_c keys).
+
+        Returns:
+            encodings (B, L' [+ T_c], d) in the weights' dtype and mask (B, L' [+ T_c]) bool:
+            notes first, then context.
+        """
+        if trim:
+            tokens = trim_padding(tokens)
+        enc, mask = self.notes_encoder(tokens.to(self.device))
+        if self.context_encoder is None:
+            return enc, mask
+        b = tokens.shape[0]
+        if context is None:
+            if trim:
+                return enc, mask
+            context = torch.zeros(b, self.config.context_length, self.config.n_mels)
+            context_mask = torch.zeros(b, self.config.context_length, dtype=torch.bool)
+        elif context_mask is None:
+            context_mask = torch.ones(context.shape[:2], dtype=torch.bool)
+        context_mask = context_mask.to(self.device).bool()
+        if trim and not bool(context_mask.any()):
+            return enc, mask
+        ctx, ctx_mask = self.context_encoder(context.to(self.device, self.dtype), context_mask)
+        return torch.cat([enc, ctx], dim=1), torch.cat([mask, ctx_mask], dim=1)
+
+    def memory(self, encodings: Tensor, mask: Tensor) -> CrossMemory:
+        """Project the encodings into every decoder layer's cross-attention keys/values (once per segment)."""
+        return self.decoder.memory(encodings.to(self.device, self.dtype), mask.to(self.device))
+
+    def denoise(self, x_t: Tensor, t: Tensor, encodings: Tensor | CrossMemory,
+                mask: Tensor | None = None, cond: Tensor | None = None) -> Tensor:
+        """Predict the noise.
+
+        Args:
+            x_t: (B, T, n_mels) noisy spectrogram, scaled space.
+            t: (B,) continuous noise time in [0, 1] (0 = clean).
+            encodings, mask: from `encode` ((B, Lk, d), (B, Lk)), or a `CrossMemory` from `memory`
+                (then ``mask`` is None).
+            cond: (B,) bool, False = unconditional row (cross-attention contributes nothing, as with
+                zeroed encodings and masks). None = all conditional.
+
+        Returns:
+            (B, T, n_mels) float32 epsilon.
+        """
+        memory = encodings if isinstance(encodings, CrossMemory) else self.memory(encodings, mask)
+        x = x_t.to(self.device, self.dtype)
+        t = t.to(self.device, torch.float32).expand(x.shape[0])
+        return self.decoder(x, t, memory, None if cond is None else cond.to(self.device)).float()
+
+    def eps_fn(self, encodings: Tensor, mask: Tensor) -> ConditionalModelFn:
+        """A model function for the samplers with the cross-attention K/V computed once.
+
+        Returns:
+            ``fn(x_t, t, cond=None) -> eps`` as `denoise`; wrap it in ``specdiff.diffusion.cfg``
+            for guidance. Batches may be any multiple of the encodings' batch (row i uses
+            encodings row i % B).
+        """
+        memory = self.memory(encodings, mask)
+
+        def fn(x_t: Tensor, t: Tensor, cond: Tensor | None = None) -> Tensor:
+            return self.denoise(x_t, t, memory, cond=cond)
+
+        return fn
