@@ -38,9 +38,9 @@ def mel_to_linear(
     floor = config.clip_min * 1e-3
     linear = (target @ pinv).clamp_min(floor)  # (B, T, F)
     numerator = target @ matrix.T  # (B, T, F)
-    gram = matrix @ matrix.T  # (F, F)
     for _ in range(n_iter):
-        linear = linear * numerator / (linear @ gram).clamp_min(floor)
+        # (S M) M^T is cheaper than S (M M^T) with 128 mel bins against 513 linear ones.
+        linear = linear * numerator / ((linear @ matrix) @ matrix.T).clamp_min(floor)
     return linear
 
 
@@ -52,7 +52,13 @@ def _overlap_add_envelope(config: MelConfig, frames: int, device, dtype) -> torc
 
 def _fold(frames: torch.Tensor, config: MelConfig, count: int) -> torch.Tensor:
     """Overlap-add (B, win, T) frames at hop spacing -> (B, (T - 1) * hop + win)."""
-    length = (count - 1) * config.hop_length + config.win_length
+    hop, length = config.hop_length, (count - 1) * config.hop_length + config.win_length
+    if config.win_length == 2 * hop:  # the official 50 % overlap: two shifted halves
+        halves = frames.transpose(1, 2).reshape(frames.shape[0], count, 2, hop)  # (B, T, 2, hop)
+        out = frames.new_zeros(frames.shape[0], length)
+        out[:, : count * hop] += halves[:, :, 0].reshape(frames.shape[0], -1)
+        out[:, hop:] += halves[:, :, 1].reshape(frames.shape[0], -1)
+        return out
     out = torch.nn.functional.fold(
         frames, output_size=(1, length), kernel_size=(1, config.win_length),
         stride=(1, config.hop_length),
@@ -60,11 +66,15 @@ def _fold(frames: torch.Tensor, config: MelConfig, count: int) -> torch.Tensor:
     return out[:, 0, 0]
 
 
-def istft(spec: torch.Tensor, config: MelConfig = DEFAULT_MEL) -> torch.Tensor:
+def istft(
+    spec: torch.Tensor, config: MelConfig = DEFAULT_MEL, envelope: torch.Tensor | None = None
+) -> torch.Tensor:
     """Least-squares inverse of ``specdiff.audio.stft`` (non-centred, pad_end framing).
 
     Args:
         spec: (B, T, n_fft // 2 + 1) complex STFT.
+
+        envelope: the overlap-added squared window for T frames, if already computed.
 
     Returns:
         (B, T * hop_length) audio: the signal whose STFT is closest to ``spec`` among signals
@@ -76,7 +86,8 @@ def istft(spec: torch.Tensor, config: MelConfig = DEFAULT_MEL) -> torch.Tensor:
     )
     frames = torch.fft.irfft(spec, n=config.n_fft, dim=-1)[..., : config.win_length] * window
     audio = _fold(frames.transpose(1, 2), config, count)  # (B, (T - 1) * hop + win)
-    envelope = _overlap_add_envelope(config, count, spec.device, window.dtype)
+    if envelope is None:
+        envelope = _overlap_add_envelope(config, count, spec.device, window.dtype)
     # The envelope is ~0 only in the first few samples (window edge); keep them finite.
     audio = audio / envelope.clamp_min(1e-4)
     return audio[:, : count * config.hop_length]
@@ -133,12 +144,15 @@ class GriffinLim(Vocoder):
         angles = torch.polar(torch.ones_like(phase), phase).to(magnitude.device)
         previous = torch.zeros_like(angles)
         factor = self.momentum / (1.0 + self.momentum)
+        envelope = _overlap_add_envelope(
+            self.config, magnitude.shape[1], magnitude.device, magnitude.dtype
+        )
         for _ in range(self.n_iter):
-            rebuilt = stft(istft(magnitude * angles, self.config), self.config)
+            rebuilt = stft(istft(magnitude * angles, self.config, envelope), self.config)
             angles = rebuilt - factor * previous
             angles = angles / (angles.abs() + 1e-16)
             previous = rebuilt
-        audio = istft(magnitude * angles, self.config)
+        audio = istft(magnitude * angles, self.config, envelope)
         return audio.to(out_device)
 
     def __repr__(self) -> str:
