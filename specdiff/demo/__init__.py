@@ -1,0 +1,51 @@
+"""specdiff.demo: the local web studio behind ``specdiff demo``.
+
+Importing this package does not import gradio; ``build_app`` and ``launch`` do (they live in
+``specdiff.demo.app``). Upload checks, track summaries and instrument re-assignment are plain
+functions usable without gradio.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from specdiff.demo.gm import (
+    DRUMS,
+    GM_PROGRAM_NAMES,
+    instrument_choices,
+    instrument_key,
+    instrument_label,
+    instrument_name,
+    pitch_name,
+)
+from specdiff.demo.limits import DemoLimits, load_upload
+from specdiff.demo.runner import RenderSettings, Rendering, load_model, synthesize_notes
+from specdiff.demo.tracks import (
+    Track,
+    instrument_keys,
+    reassign_instruments,
+    summarize_tracks,
+    tracks_markdown,
+)
+
+
+def build_app(*args: Any, **kwargs: Any) -> Any:
+    """``specdiff.demo.app.build_app`` (imports gradio)."""
+    from specdiff.demo.app import build_app as build
+
+    return build(*args, **kwargs)
+
+
+def launch(*args: Any, **kwargs: Any) -> Any:
+    """``specdiff.demo.app.launch`` (imports gradio)."""
+    from specdiff.demo.app import launch as run
+
+    return run(*args, **kwargs)
+
+
+__all__ = [
+    "DRUMS", "GM_PROGRAM_NAMES", "DemoLimits", "RenderSettings", "Rendering", "Track",
+    "build_app", "instrument_choices", "instrument_key", "instrument_keys", "instrument_label", "instrument_name",
+    "launch", "load_model", "load_upload", "pitch_name", "reassign_instruments",
+    "summarize_tracks", "synthesize_notes", "tracks_markdown",
+]

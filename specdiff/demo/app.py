@@ -1,0 +1,220 @@
+"""The web studio: upload MIDI, re-assign instruments, render, listen, look (Gradio Blocks).
+
+This is the only module of specdiff that imports gradio, and only when ``build_app`` or ``launch``
+runs; ``import specdiff`` never reaches it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import ipaddress
+import itertools
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from specdiff.demo.gm import instrument_choices, instrument_name
+from specdiff.demo.limits import DemoLimits, load_upload
+from specdiff.demo.runner import RenderSettings, load_model, pipeline_defaults, synthesize_notes
+from specdiff.demo.tracks import reassign_instruments, summarize_tracks, tracks_markdown
+from specdiff.errors import SpecdiffError
+
+# Instruments that get their own menu; further ones keep their instrument (the page says so).
+MAX_TRACKS = 16
+# Renders kept on disk for the page's players and downloads (older ones are deleted).
+KEEP_RENDERS = 16
+EXAMPLES_DIR = Path(__file__).with_name("examples")
+INSTALL_HINT = "install the optional extra with: pip install 'specdiff[demo]' (or: pip install gradio)"
+
+
+def import_gradio() -> Any:
+    """Import gradio with its analytics off; a clear ``SpecdiffError`` when it is not installed."""
+    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+    try:
+        import gradio
+    except ImportError as error:
+        raise SpecdiffError(f"the web studio needs gradio, which is not installed ({error}); "
+                            f"{INSTALL_HINT}") from None
+    return gradio
+
+
+def examples() -> list[Path]:
+    """The bundled example MIDI files."""
+    return sorted(EXAMPLES_DIR.glob("*.mid"))
+
+
+class _RenderDirs:
+    """Numbered output folders under one temporary root that is removed at exit."""
+
+    def __init__(self) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="specdiff-demo-"))
+        self._count = itertools.count(1)
+        atexit.register(shutil.rmtree, self.root, ignore_errors=True)
+
+    def new(self) -> Path:
+        path = self.root / f"render-{next(self._count):05d}"
+        path.mkdir()
+        for old in sorted(self.root.iterdir())[:-KEEP_RENDERS]:
+            shutil.rmtree(old, ignore_errors=True)
+        return path
+
+
+def build_app(
+    model: Any = None,
+    limits: DemoLimits = DemoLimits(),
+    vocoder: str | None = None,
+    device: str | None = None,
+) -> Any:
+    """Build the studio's ``gradio.Blocks`` (queued: one render at a time).
+
+    Args:
+        model: a loaded model (see ``runner.load_model``), or ``None`` for the pipeline's default.
+        limits: upload and request limits.
+        vocoder: vocoder name passed to the pipeline (``None``: its default).
+        device: torch device for synthesis (``None``: the pipeline's default).
+    """
+    gr = import_gradio()
+    defaults = pipeline_defaults()
+    default_steps = int(defaults.get("steps") or 50)
+    default_guidance = float(defaults.get("guidance") or 1.0)
+    dirs = _RenderDirs()
+    choices = instrument_choices()
+
+    def on_upload(path: str | None) -> list[Any]:
+        hidden = [gr.Dropdown(visible=False) for _ in range(MAX_TRACKS)]
+        if not path:
+            return ["Upload a MIDI file (.mid) or pick an example.", "", None, *hidden]
+        try:
+            sequence = load_upload(path, limits)
+            tracks = summarize_tracks(sequence)
+            table = tracks_markdown(tracks)
+        except SpecdiffError as error:
+            return [f"**Error:** {error}", "", None, *hidden]
+        menus = [
+            gr.Dropdown(
+                visible=True,
+                value=t.key,
+                label=f"Track {i + 1}: {t.name} ({t.notes} notes, {t.pitch_range})",
+            )
+            for i, t in enumerate(tracks[:MAX_TRACKS])
+        ]
+        status = f"Loaded **{Path(path).name}**: {len(sequence)} notes, {len(tracks)} instruments."
+        if len(tracks) > MAX_TRACKS:
+            status += f" Only the first {MAX_TRACKS} instruments can be re-assigned."
+        state = {"sequence": sequence, "keys": [t.key for t in tracks[:MAX_TRACKS]]}
+        return [status, table, state, *menus, *hidden[len(menus):]]
+
+    def on_render(state: dict | None, steps: float, guidance: float, seed: float, *assigned: Any,
+                  progress: Any = gr.Progress(track_tqdm=True)) -> list[Any]:
+        if not state:
+            return [None, None, None, "**Error:** upload a MIDI file (or pick an example) first."]
+        try:
+            if not 1 <= int(steps) <= limits.max_steps:
+                raise SpecdiffError(f"steps: expected 1..{limits.max_steps}, got {steps}")
+            progress(0.0, desc="Preparing notes")
+            sequence = state["sequence"]
+            mapping = {old: int(new) for old, new in zip(state["keys"], assigned) if new is not None}
+            sequence = reassign_instruments(sequence, mapping)
+            progress(0.05, desc="Synthesizing")
+            settings = RenderSettings(steps=int(steps), guidance=float(guidance), seed=int(seed),
+                                      vocoder=vocoder, device=device)
+            result = synthesize_notes(sequence, model, settings)
+            progress(0.9, desc="Writing audio and figure")
+            out = dirs.new()
+            from specdiff.audio import save_audio
+            from specdiff.demo.figure import render_figure
+
+            wav = save_audio(out / "specdiff.wav", result.audio, result.sample_rate)
+            flac = save_audio(out / "specdiff.flac", result.audio, result.sample_rate)
+            png = render_figure(sequence, result.mel, out / "figure.png")
+        except SpecdiffError as error:
+            return [None, None, None, f"**Error:** {error}"]
+        changed = [f"{instrument_name(o)} → {instrument_name(n)}" for o, n in mapping.items() if o != n]
+        seconds = len(result.audio) / result.sample_rate
+        status = f"Rendered {seconds:.1f} s of audio (seed {int(seed)}, {int(steps)} steps)."
+        if changed:
+            status += " Re-assigned: " + ", ".join(changed) + "."
+        return [str(wav), [str(wav), str(flac)], str(png), status]
+
+    with gr.Blocks(title="specdiff studio", analytics_enabled=False,
+                   delete_cache=(3600, 3600)) as app:
+        gr.Markdown(
+            "# specdiff studio\nMIDI in, audio out: multi-instrument synthesis with spectrogram "
+            "diffusion. Upload a MIDI file, choose instruments, render, listen and look."
+        )
+        state = gr.State(None)
+        with gr.Row():
+            with gr.Column(scale=1):
+                upload = gr.File(label="MIDI file", type="filepath", elem_id="midi-upload")
+                if examples():
+                    gr.Examples([[str(p)] for p in examples()], inputs=[upload],
+                                label="Examples")
+                status = gr.Markdown("Upload a MIDI file (.mid) or pick an example.",
+                                     elem_id="status")
+                table = gr.Markdown(elem_id="tracks")
+                menus = [
+                    gr.Dropdown(choices=choices, visible=False, interactive=True,
+                                elem_id=f"track-{i + 1}")
+                    for i in range(MAX_TRACKS)
+                ]
+                with gr.Accordion("Sampler", open=True):
+                    steps = gr.Slider(1, limits.max_steps, value=min(default_steps, limits.max_steps),
+                                      step=1, label="Steps", elem_id="steps")
+                    guidance = gr.Slider(0.0, 10.0, value=default_guidance, step=0.1,
+                                         label="Guidance", elem_id="guidance")
+                    seed = gr.Number(value=0, precision=0, minimum=0, label="Seed", elem_id="seed")
+                render = gr.Button("Render", variant="primary", elem_id="render")
+            with gr.Column(scale=2):
+                # The browser's own player: a plain <audio controls src=...> element.
+                audio = gr.Audio(label="Result", type="filepath", interactive=False,
+                                 elem_id="result-audio",
+                                 waveform_options=gr.WaveformOptions(show_recording_waveform=False))
+                downloads = gr.File(label="Download WAV / FLAC", file_count="multiple",
+                                    interactive=False, elem_id="downloads")
+                figure = gr.Image(label="Generated spectrogram and piano roll", type="filepath",
+                                  interactive=False, elem_id="figure")
+        upload.change(on_upload, inputs=[upload], outputs=[status, table, state, *menus],
+                      concurrency_limit=4, concurrency_id="upload")
+        render.click(on_render, inputs=[state, steps, guidance, seed, *menus],
+                     outputs=[audio, downloads, figure, status], concurrency_limit=1,
+                     concurrency_id="render", api_name="render")
+    app.queue(default_concurrency_limit=1, max_size=limits.max_queue)
+    return app
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+def launch(
+    model_source: str | None = None,
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    limits: DemoLimits = DemoLimits(),
+    vocoder: str | None = None,
+    device: str | None = None,
+    block: bool = True,
+) -> Any:
+    """Load the model, build the studio and serve it on ``host:port`` (loopback by default).
+
+    Returns:
+        The running ``gradio.Blocks`` (when ``block`` is false; else returns after Ctrl-C).
+    """
+    import_gradio()
+    model = load_model(model_source, device)
+    app = build_app(model, limits, vocoder=vocoder, device=device)
+    if not _is_loopback(host):
+        print(f"specdiff demo: warning: serving on {host}, reachable from other machines")
+    try:
+        app.launch(server_name=host, server_port=port, share=False, inbrowser=False,
+                   max_file_size=limits.max_upload_bytes, allowed_paths=[str(EXAMPLES_DIR)],
+                   ssr_mode=False, prevent_thread_lock=not block, footer_links=[],
+                   show_error=False)
+    except OSError as error:
+        raise SpecdiffError(f"--port {port}: cannot serve on {host}:{port} ({error})") from None
+    return app
