@@ -259,7 +259,8 @@ def _truncate(raw, units, n_tie, budget, seg_start, codec, name):
     t0 = seg_start / codec.steps_per_second
     t1 = t0 + codec.segment_seconds
     where = f"{name}: " if name else ""
-    warnings.warn(f"{where}segment {t0:.2f}-{t1:.2f} s needs {len(raw) + 1} ids > "
+    needed = len(raw) + (codec.eos_id is not None)
+    warnings.warn(f"{where}segment {t0:.2f}-{t1:.2f} s needs {needed} ids > "
                   f"{codec.max_tokens}; dropped its last {dropped} note events to fit",
                   TruncationWarning, stacklevel=4)
     return kept, new_units

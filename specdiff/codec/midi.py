@@ -31,6 +31,7 @@ from specdiff.codec.sustain import apply_sustain
 from specdiff.errors import SpecdiffError
 
 MAX_TICK = 10_000_000  # pretty_midi rejects files with a larger tick as corrupt
+MAX_SECONDS = 24 * 3600.0  # longer "music" is a corrupt file (the reference would run for hours)
 _DATA_LEN = {0x8: 2, 0x9: 2, 0xA: 2, 0xB: 2, 0xC: 1, 0xD: 1, 0xE: 2}
 # System common / real-time messages that mido accepts inside a track: status -> data bytes.
 _SYSTEM_LEN = {0xF1: 1, 0xF2: 2, 0xF3: 1, 0xF6: 0, 0xF8: 0, 0xFA: 0, 0xFB: 0, 0xFC: 0, 0xFE: 0}
@@ -87,7 +88,11 @@ def parse_midi(data: bytes, name: str = "<bytes>", sustain: bool = True) -> Note
         raise SpecdiffError(f"{name}: largest tick {max_tick + 1} exceeds {MAX_TICK}; "
                             "the file is likely corrupt")
     to_seconds = _tick_to_time_fn(tempos, division, name)
-    return _to_sequence(instruments, to_seconds, sustain)
+    seq = _to_sequence(instruments, to_seconds, sustain)
+    if seq.total_time > MAX_SECONDS:
+        raise SpecdiffError(f"{name}: notes last until {seq.total_time:.0f} s (> 24 h); the file "
+                            "is likely corrupt")
+    return seq
 
 
 def _parse_file(data: bytes) -> tuple[int, list[tuple[list, list, int]]]:

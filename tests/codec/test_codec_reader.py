@@ -1,0 +1,85 @@
+"""The MIDI reader on bad input: one SpecdiffError naming the file, nothing else escapes."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from specdiff.codec import parse_midi, read_midi, tokenize_notes
+from specdiff.errors import SpecdiffError
+
+MIDI = Path(__file__).resolve().parents[1] / "fixtures" / "codec" / "midi"
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda tmp: tmp, "is a directory"),
+    (lambda tmp: tmp / "missing.mid", "no such file"),
+    (lambda tmp: _write(tmp / "text.mid", b"hello, not midi\n" * 10), "not a MIDI file"),
+    (lambda tmp: _write(tmp / "empty.mid", b""), "not a MIDI file"),
+    (lambda tmp: _write(tmp / "cut.mid", (MIDI / "bach_bwv66_6.mid").read_bytes()[:500]),
+     "truncated"),
+    (lambda tmp: _write(tmp / "file.mid", b"MThd") / "inner.mid", "cannot read"),
+])
+def test_bad_files_raise_one_clear_error(tmp_path, make, match):
+    path = make(tmp_path)
+    with pytest.raises(SpecdiffError, match=match) as info:
+        read_midi(path)
+    assert str(path) in str(info.value) and "\n" not in str(info.value)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can read anything")
+def test_unreadable_file(tmp_path):
+    path = _write(tmp_path / "locked.mid", (MIDI / "sustain.mid").read_bytes())
+    path.chmod(0)
+    with pytest.raises(SpecdiffError, match="cannot read"):
+        read_midi(path)
+
+
+def test_file_without_notes_is_empty_not_an_error():
+    seq = read_midi(MIDI / "no_notes.mid")
+    assert len(seq) == 0 and seq.total_time == 0.0 and tokenize_notes(seq) == []
+
+
+def test_fuzzed_bytes_parse_or_raise_specdiff_error():
+    """Thousands of mutated and random byte strings: parse or SpecdiffError, nothing else."""
+    rng = np.random.default_rng(1234)
+    seeds = [(MIDI / f"{n}.mid").read_bytes() for n in
+             ("format0", "same_tick", "sustain", "tempo_changes", "drums_only", "mma_waltz")]
+    parsed = failed = 0
+    for i in range(3000):
+        base = bytearray(seeds[i % len(seeds)])
+        kind = i % 6
+        if kind == 0:  # flip bytes
+            for pos in rng.integers(0, len(base), rng.integers(1, 8)):
+                base[pos] = int(rng.integers(0, 256))
+        elif kind == 1:  # truncate
+            base = base[:int(rng.integers(0, len(base)))]
+        elif kind == 2:  # insert random bytes
+            pos = int(rng.integers(0, len(base)))
+            base[pos:pos] = rng.integers(0, 256, int(rng.integers(1, 16)), dtype=np.uint8).tobytes()
+        elif kind == 3:  # delete a span
+            pos = int(rng.integers(0, len(base)))
+            del base[pos:pos + int(rng.integers(1, 16))]
+        elif kind == 4:  # random body after a valid header
+            base = base[:22] + rng.integers(0, 256, int(rng.integers(0, 300)),
+                                            dtype=np.uint8).tobytes()
+        else:  # pure noise
+            base = bytearray(rng.integers(0, 256, int(rng.integers(0, 200)), dtype=np.uint8))
+        try:
+            seq = parse_midi(bytes(base), name=f"fuzz{i}.mid")
+        except SpecdiffError as error:
+            assert f"fuzz{i}.mid" in str(error)
+            failed += 1
+            continue
+        parsed += 1
+        if seq.total_time < 600:
+            tokenize_notes(seq)
+    assert parsed > 50 and failed > 1000
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
