@@ -4,7 +4,7 @@
 
 1. Builds the MIDI set with ``tests/reference/codec_midis.py`` (run by ``--venv-python``, which
    needs music21 and Debian's mma) into ``tests/fixtures/codec/midi/``.
-2. For every file records, in ``tests/fixtures/codec/golden.json``:
+2. For every file there and in ``examples/`` (keyed ``examples/<name>``) records, in ``tests/fixtures/codec/golden.json``:
    * ``official``: diffusers ``MidiProcessor()(path)`` ids, unpadded (EOS kept);
    * ``raw_programs``: the same chain without the Slakh program map (the ``MidiProcessor`` body
      with its program-mapping loop removed; every other call is the diffusers/note-seq function);
@@ -95,7 +95,9 @@ def main() -> None:
     processor = mu.MidiProcessor()
     codec1, codec127 = make_codec(1), make_codec(127)
     golden = {}
-    for path in sorted(midi_dir.glob("*.mid")):
+    paths = sorted(midi_dir.glob("*.mid")) + sorted((ROOT / "examples").glob("*.mid"))
+    for path in paths:
+        key = path.stem if path.parent == midi_dir else f"examples/{path.stem}"
         midi = path.read_bytes()
         official = guarded(lambda: [unpad(s) for s in processor(str(path))])
         record = {
@@ -107,9 +109,9 @@ def main() -> None:
         # Our chain must agree with MidiProcessor itself where both run.
         mapped = guarded(lambda: chain(midi, codec1, program_map=True))
         assert mapped == official, path.name
-        golden[path.stem] = record
+        golden[key] = record
         n = len(official) if isinstance(official, list) else official
-        print(f"{path.stem}: {n} segments")
+        print(f"{key}: {n} segments")
     out = FIXTURES / "golden.json"
     out.write_text(json.dumps(golden, separators=(",", ":")) + "\n")
     print(f"wrote {out} ({out.stat().st_size // 1024} KiB)")
