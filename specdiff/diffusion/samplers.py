@@ -84,8 +84,10 @@ def sample_dpmpp_2m(model_fn: ModelFn, x: Tensor, ts: Tensor,
 
     With lambda = logsnr / 2 and h = lambda_s - lambda_t:
     x_s = (sigma_s/sigma_t) x_t - alpha_s (e^-h - 1) D, D = x0_t for the first step and
-    (1 + 1/(2r)) x0_t - 1/(2r) x0_prev after it (r = h_prev / h). Deterministic; ``generator``
-    is accepted for a uniform signature.
+    (1 + 1/(2r)) x0_t - 1/(2r) x0_prev after it (r = h_prev / h). The last step, which jumps to
+    t = 0 (log-SNR 20) with a large h, is first order: a second-order extrapolation there amplifies
+    errors (diffusers' ``lower_order_final``). Deterministic; ``generator`` is accepted for a
+    uniform signature.
     """
     ts = torch.as_tensor(ts, dtype=torch.float64)
     lam = logsnr_cosine(ts) / 2
@@ -94,8 +96,8 @@ def sample_dpmpp_2m(model_fn: ModelFn, x: Tensor, ts: Tensor,
     for i in range(len(ts) - 1):
         x0, _ = _x0_eps(model_fn, x, float(ts[i]), float(alpha[i]), float(sigma[i]), clip_x0)
         h = lam[i + 1] - lam[i]
-        if x0_prev is None:
-            d = x0
+        if x0_prev is None or i == len(ts) - 2:
+            d = x0  # first order on the first and the last step (lower_order_final)
         else:
             r = h_prev / h
             d = float(1 + 1 / (2 * r)) * x0 - float(1 / (2 * r)) * x0_prev
@@ -153,22 +155,28 @@ def get_sampler(name: str) -> Callable[..., Tensor]:
     return SAMPLERS[name]
 
 
-def sampler_grid(name: str, steps: int | None = None, spacing: str = "uniform") -> Tensor:
-    """The default time grid of a sampler: continuous ``time_grid`` or diffusers' leading timesteps."""
+DEFAULT_SPACING = {"ddpm": "uniform", "ddim": "window", "dpmpp_2m": "window"}
+
+
+def sampler_grid(name: str, steps: int | None = None, spacing: str | None = None) -> Tensor:
+    """A sampler's time grid: continuous `time_grid` (default spacing: uniform for ddpm, the
+    log-SNR window for ddim and dpmpp_2m) or diffusers' leading timesteps for ddpm_discrete."""
+    get_sampler(name)
     steps = DEFAULT_STEPS[name] if steps is None else steps
     if name == "ddpm_discrete":
         return leading_timesteps(steps)
-    return time_grid(steps, spacing)
+    return time_grid(steps, spacing or DEFAULT_SPACING[name])
 
 
 def sample(model_fn: ModelFn, shape: tuple[int, ...], sampler: str = "dpmpp_2m",
            steps: int | None = None, generator: torch.Generator | None = None,
            device: str | torch.device | None = None, clip_x0: bool = True,
-           spacing: str = "uniform", x: Tensor | None = None) -> Tensor:
+           spacing: str | None = None, x: Tensor | None = None) -> Tensor:
     """Draw x_1 ~ N(0, I) of ``shape`` (float32) from ``generator`` and run ``sampler`` to t = 0.
 
     Args:
         steps: network evaluations (defaults: ddpm 1000, ddim 50, dpmpp_2m 20, ddpm_discrete 100).
+        spacing: time grid, see `sampler_grid`.
         x: start from this noise instead of drawing it.
 
     Returns:

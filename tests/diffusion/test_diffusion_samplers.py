@@ -1,0 +1,152 @@
+"""Schedules and samplers on a Gaussian toy problem whose optimal denoiser is analytic."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from specdiff.diffusion import (alpha_sigma, alphas_cumprod_squaredcos, cfg, diffusion_inputs,
+                                get_sampler, l1_eps_loss, leading_timesteps, logsnr_cosine,
+                                q_sample, sample, t_from_logsnr, time_grid)
+
+MU, STD = 0.3, 0.2  # data: x0 ~ N(MU, STD^2) per element
+SHAPE = (2000, 8)
+
+
+def gaussian_eps(alpha: torch.Tensor, sigma: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Optimal eps for Gaussian data: E[x0 | x_t] = MU + a s^2 / (a^2 s^2 + sigma^2) (x_t - a MU)."""
+    alpha, sigma = alpha.to(x.dtype)[:, None], sigma.to(x.dtype)[:, None]
+    x0 = MU + alpha * STD**2 / (alpha**2 * STD**2 + sigma**2) * (x - alpha * MU)
+    return (x - alpha * x0) / sigma
+
+
+def continuous_fn(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    alpha, sigma = alpha_sigma(logsnr_cosine(t.double()))
+    return gaussian_eps(alpha, sigma, x)
+
+
+ABAR = alphas_cumprod_squaredcos(1000).double()
+
+
+def discrete_fn(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    abar = ABAR[torch.round(t.double() * 1000).long()]
+    return gaussian_eps(abar.sqrt(), (1 - abar).sqrt(), x)
+
+
+def test_cosine_logsnr_schedule():
+    assert float(logsnr_cosine(0.0)) == pytest.approx(20.0, abs=1e-9)
+    assert float(logsnr_cosine(1.0)) == pytest.approx(-20.0, abs=1e-9)
+    t = torch.linspace(0, 1, 101, dtype=torch.float64)
+    lam = logsnr_cosine(t)
+    assert (lam[1:] < lam[:-1]).all()
+    torch.testing.assert_close(t_from_logsnr(lam), t)
+    b = math.atan(math.exp(-10))
+    a = math.atan(math.exp(10)) - b
+    alpha, sigma = alpha_sigma(lam)
+    torch.testing.assert_close(alpha**2, torch.cos(a * t + b) ** 2)
+    torch.testing.assert_close(alpha**2 + sigma**2, torch.ones_like(t))
+
+
+def test_official_grid_and_leading_timesteps():
+    ts = time_grid(1000)
+    assert len(ts) == 1001 and float(ts[0]) == 1.0 and float(ts[-1]) == 0.0
+    assert float(ts[999]) == pytest.approx(0.001)  # the last time the network sees
+    assert leading_timesteps(100)[:3].tolist() == [990, 980, 970]
+    assert leading_timesteps(100)[-1] == 0
+    lam = logsnr_cosine(time_grid(10, "logsnr"))
+    torch.testing.assert_close(lam.diff(), torch.full((10,), 4.0, dtype=torch.float64))
+
+
+def test_q_sample_and_training_inputs():
+    gen = torch.Generator().manual_seed(0)
+    x0 = torch.full((3, 5, 2), 0.5)
+    x_t, t, eps = diffusion_inputs(x0, gen)
+    assert x_t.shape == x0.shape and t.shape == (3,) and ((t >= 0) & (t < 1)).all()
+    torch.testing.assert_close(q_sample(x0, t, eps), x_t)
+    # sigma(0) = exp(-10): t = 0 is clean up to 4.5e-5 * eps
+    torch.testing.assert_close(q_sample(x0, torch.zeros(3), eps), x0, atol=5e-5 * 5, rtol=0)
+
+
+def test_l1_loss():
+    pred, eps = torch.zeros(2, 3, 4), torch.ones(2, 3, 4)
+    assert float(l1_eps_loss(pred, eps)) == 24.0
+    mask = torch.tensor([[1, 1, 0], [1, 0, 0]])
+    assert float(l1_eps_loss(pred, eps, mask)) == 12.0
+    assert float(l1_eps_loss(pred, 3 * eps, mask, reduction="mean")) == 3.0
+
+
+@pytest.mark.parametrize("name,steps,fn", [
+    ("ddpm", 1000, continuous_fn), ("ddim", 200, continuous_fn), ("dpmpp_2m", 20, continuous_fn),
+    ("ddpm_discrete", 100, discrete_fn)])
+def test_sampler_moments(name, steps, fn):
+    gen = torch.Generator().manual_seed(1)
+    x = sample(fn, SHAPE, sampler=name, steps=steps, generator=gen, clip_x0=False)
+    assert abs(float(x.mean()) - MU) < 0.01, name
+    assert abs(float(x.std()) - STD) < 0.01, name
+
+
+def test_ddpm_small_variance_and_clipping():
+    gen = torch.Generator().manual_seed(2)
+    x = sample(lambda x, t: continuous_fn(x, t), SHAPE, "ddpm", 200, gen)
+    assert x.abs().max() <= 1.0  # the official sampler returns the clipped x0
+    x = get_sampler("ddpm")(continuous_fn, torch.randn(SHAPE, generator=gen), time_grid(200),
+                            generator=gen, variance="small", clip_x0=False)
+    assert abs(float(x.mean()) - MU) < 0.01 and abs(float(x.std()) - STD) < 0.01
+
+
+def test_dpmpp_20_steps_matches_the_exact_flow_and_1000_step_ddpm():
+    gen = torch.Generator().manual_seed(3)
+    noise = torch.randn(SHAPE, generator=gen)
+    # the probability-flow ODE maps x_1 = z to MU + STD z (alpha(1) = 4.5e-5 is negligible)
+    exact = MU + STD * noise
+    fast = sample(continuous_fn, SHAPE, "dpmpp_2m", 20, x=noise.clone(), clip_x0=False)
+    assert float((fast - exact).abs().mean()) < 3e-3
+    assert float((fast - exact).abs().max()) < 2e-2
+    ode = sample(continuous_fn, SHAPE, "ddim", 1000, x=noise.clone(), clip_x0=False)
+    assert float((ode - exact).abs().max()) < 5e-3
+    ddpm = sample(continuous_fn, SHAPE, "ddpm", 1000, torch.Generator().manual_seed(4))
+    assert abs(float(fast.mean() - ddpm.mean())) < 0.01
+    assert abs(float(fast.std() - ddpm.std())) < 0.01
+
+
+def test_time_grids():
+    for spacing in ("uniform", "logsnr", "window"):
+        ts = time_grid(20, spacing)
+        assert len(ts) == 21 and float(ts[0]) == 1.0 and float(ts[-1]) == 0.0
+        assert (ts.diff() < 0).all()
+    inner = logsnr_cosine(time_grid(20, "window")[1:-1])
+    torch.testing.assert_close(inner, torch.linspace(-6, 10, 19, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("name", ["ddpm", "ddim", "dpmpp_2m", "ddpm_discrete"])
+def test_samplers_are_deterministic_given_the_generator(name):
+    def run(seed):
+        fn = discrete_fn if name == "ddpm_discrete" else continuous_fn
+        return sample(fn, (16, 4), name, 10, torch.Generator().manual_seed(seed))
+
+    assert torch.equal(run(5), run(5))
+    assert not torch.equal(run(5), run(6))
+
+
+def test_unknown_sampler():
+    with pytest.raises(ValueError, match="dpmpp_2m"):
+        get_sampler("euler")
+
+
+def test_cfg_combines_and_batches():
+    calls = []
+
+    def model_fn(x, t, cond=None):
+        calls.append(x.shape[0])
+        c = torch.ones(x.shape[0], dtype=torch.bool) if cond is None else cond
+        return x * 0 + torch.where(c, 3.0, 1.0)[:, None]
+
+    x, t = torch.zeros(2, 4), torch.full((2,), 0.5)
+    assert torch.equal(cfg(model_fn, 2.0)(x, t), torch.full((2, 4), 5.0))  # 2*3 - 1*1
+    assert calls == [4]
+    assert torch.equal(cfg(model_fn, 2.0, batched=False)(x, t), torch.full((2, 4), 5.0))
+    assert calls == [4, 2, 2]
+    assert torch.equal(cfg(model_fn, 1.0)(x, t), torch.full((2, 4), 3.0))
+    assert calls == [4, 2, 2, 2]

@@ -1,0 +1,125 @@
+"""specdiff reproduces diffusers 0.24.0 (tiny, fully randomized modules; fixtures from
+tests/reference/make_model_fixtures.py)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from specdiff.models import SpectrogramDiffusion
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "models"
+HUB_DIR = FIXTURES / "diffusers_tiny"
+
+
+@pytest.fixture(scope="module")
+def cases() -> dict[str, torch.Tensor]:
+    data = np.load(FIXTURES / "diffusers_tiny_cases.npz")
+    return {k: torch.from_numpy(data[k]) for k in data.files}
+
+
+@pytest.fixture(scope="module")
+def model() -> SpectrogramDiffusion:
+    return SpectrogramDiffusion.from_pretrained(HUB_DIR)
+
+
+def rel_err(out: torch.Tensor, ref: torch.Tensor) -> float:
+    return float((out - ref).abs().max() / ref.abs().max())
+
+
+def test_config_read_from_hub_layout(model):
+    c = model.config
+    assert (c.d_model, c.num_heads, c.head_dim, c.d_ff) == (16, 3, 4, 24)
+    assert (c.encoder_layers, c.decoder_layers, c.vocab_size, c.max_tokens) == (2, 2, 1536, 2048)
+    assert c.max_noise_time == 20000.0 and c.has_context
+    assert model.vocoder_path is None
+    assert not model.training
+
+
+@torch.no_grad()
+def test_encoders_match(model, cases):
+    enc, mask = model.encode(cases["tokens"], context=cases["context"], trim=False)
+    n = cases["tokens"].shape[1]
+    assert torch.equal(mask[:, :n], cases["notes_mask"])
+    assert mask[:, n:].all() and mask.shape == (2, n + 256)
+    valid = cases["notes_mask"][:, :160]
+    assert rel_err(enc[:, :160][valid], cases["notes_enc"][valid]) < 1e-4
+    assert rel_err(enc[:, n:], cases["context_enc"]) < 1e-4
+
+    _, mask0 = model.encode(cases["tokens"], context=None, trim=False)
+    assert torch.equal(mask0[:, :n], cases["notes_mask"]) and not mask0[:, n:].any()
+
+
+@pytest.mark.parametrize("t_name,tol", [("zero", 1e-4), ("mid", 1e-3)])
+@pytest.mark.parametrize("trim", [False, True])
+@torch.no_grad()
+def test_decoder_matches(model, cases, t_name, tol, trim):
+    x, t, tokens = cases["x_t"], cases[f"t_{t_name}"], cases["tokens"]
+    enc, mask = model.encode(tokens, context=cases["context"], trim=trim)
+    assert rel_err(model.denoise(x, t, enc, mask), cases[f"eps_ctx_{t_name}"]) < tol
+    enc0, mask0 = model.encode(tokens, context=None, trim=trim)
+    assert rel_err(model.denoise(x, t, enc0, mask0), cases[f"eps_noctx_{t_name}"]) < tol
+    # official unconditional pass: encodings and masks zeroed
+    eps_u = model.denoise(x, t, enc * 0, mask & False)
+    assert rel_err(eps_u, cases[f"eps_uncond_{t_name}"]) < tol
+    eps_u2 = model.denoise(x, t, enc, mask, cond=torch.zeros(2, dtype=torch.bool))
+    assert rel_err(eps_u2, cases[f"eps_uncond_{t_name}"]) < tol
+
+
+@pytest.mark.parametrize("t_name,tol", [("zero", 1e-4), ("mid", 1e-3)])
+@torch.no_grad()
+def test_decoder_matches_with_speed_features(model, cases, t_name, tol):
+    """Trimmed memory, cached cross-attention K/V, [cond; uncond] batch: same outputs."""
+    x, t = cases["x_t"], cases[f"t_{t_name}"]
+    enc, mask = model.encode(cases["tokens"], context=cases["context"])
+    fn = model.eps_fn(enc, mask)
+    cond = torch.tensor([True, True, False, False])
+    eps = fn(torch.cat([x, x]), torch.cat([t, t]), cond)
+    assert rel_err(eps[:2], cases[f"eps_ctx_{t_name}"]) < tol
+    assert rel_err(eps[2:], cases[f"eps_uncond_{t_name}"]) < tol
+    assert rel_err(fn(x, t), cases[f"eps_ctx_{t_name}"]) < tol  # the cache is reusable
+
+
+@torch.no_grad()
+def test_model_without_context_encoder(cases, tmp_path):
+    folder = tmp_path / "hub"
+    shutil.copytree(HUB_DIR, folder, ignore=shutil.ignore_patterns("continuous_encoder"))
+    model = SpectrogramDiffusion.from_pretrained(folder)
+    assert not model.config.has_context and model.context_encoder is None
+    x, tokens = cases["x_t"], cases["tokens"]
+    for t_name, tol in (("zero", 1e-4), ("mid", 1e-3)):
+        enc, mask = model.encode(tokens, context=cases["context"])  # context ignored
+        eps = model.denoise(x, cases[f"t_{t_name}"], enc, mask)
+        assert rel_err(eps, cases[f"eps_notesonly_{t_name}"]) < tol
+
+
+@torch.no_grad()
+def test_safetensors_hub_layout_and_vocoder_path(model, cases, tmp_path):
+    """The same directory with .safetensors weights (and a melgan/model.onnx) loads identically."""
+    from safetensors.torch import save_file
+
+    folder = tmp_path / "hub"
+    shutil.copytree(HUB_DIR, folder)
+    for component in ("notes_encoder", "continuous_encoder", "decoder"):
+        pt = folder / component / "diffusion_pytorch_model.bin"
+        state = torch.load(pt, weights_only=True)
+        save_file({k: v.contiguous() for k, v in state.items()}, str(pt.with_suffix(".safetensors")))
+        pt.unlink()
+    (folder / "melgan").mkdir()
+    (folder / "melgan" / "model.onnx").write_bytes(b"onnx placeholder")
+    loaded = SpectrogramDiffusion.from_pretrained(folder)
+    assert loaded.vocoder_path == folder / "melgan" / "model.onnx"
+    for (k, a), (k2, b) in zip(model.state_dict().items(), loaded.state_dict().items()):
+        assert k == k2 and torch.equal(a, b)
+
+
+def test_every_weight_is_loaded_from_the_checkpoint(model):
+    """No parameter keeps its init value: ones for norms, zeros for the position tables."""
+    for name, p in model.named_parameters():
+        if p.ndim == 1:
+            assert not torch.allclose(p, torch.ones_like(p)), name
+        assert p.abs().sum() > 0, name
