@@ -17,7 +17,13 @@ from typing import Any
 
 from specdiff.demo.gm import instrument_choices, instrument_name
 from specdiff.demo.limits import DemoLimits, load_upload
-from specdiff.demo.runner import RenderSettings, load_model, pipeline_defaults, synthesize_notes
+from specdiff.demo.runner import (
+    RenderSettings,
+    default_guidance,
+    load_model,
+    sampler_defaults,
+    synthesize_notes,
+)
 from specdiff.demo.tracks import reassign_instruments, summarize_tracks, tracks_markdown
 from specdiff.errors import SpecdiffError
 
@@ -62,7 +68,7 @@ class _RenderDirs:
 
 
 def build_app(
-    model: Any = None,
+    model: Any,
     limits: DemoLimits = DemoLimits(),
     vocoder: str | None = None,
     device: str | None = None,
@@ -70,15 +76,14 @@ def build_app(
     """Build the studio's ``gradio.Blocks`` (queued: one render at a time).
 
     Args:
-        model: a loaded model (see ``runner.load_model``), or ``None`` for the pipeline's default.
+        model: a loaded model (see ``runner.load_model``).
         limits: upload and request limits.
         vocoder: vocoder name passed to the pipeline (``None``: its default).
         device: torch device for synthesis (``None``: the pipeline's default).
     """
     gr = import_gradio()
-    defaults = pipeline_defaults()
-    default_steps = int(defaults.get("steps") or 50)
-    default_guidance = float(defaults.get("guidance") or 1.0)
+    samplers = sampler_defaults()
+    first_sampler = next(iter(samplers))
     dirs = _RenderDirs()
     choices = instrument_choices()
 
@@ -106,7 +111,11 @@ def build_app(
         state = {"sequence": sequence, "keys": [t.key for t in tracks[:MAX_TRACKS]]}
         return [status, table, state, *menus, *hidden[len(menus):]]
 
-    def on_render(state: dict | None, steps: float, guidance: float, seed: float, *assigned: Any,
+    def on_sampler(name: str) -> Any:
+        return gr.Slider(value=min(samplers.get(name, 1), limits.max_steps))
+
+    def on_render(state: dict | None, sampler: str, steps: float, guidance: float, seed: float,
+                  *assigned: Any,
                   progress: Any = gr.Progress(track_tqdm=True)) -> list[Any]:
         if not state:
             return [None, None, None, "**Error:** upload a MIDI file (or pick an example) first."]
@@ -118,22 +127,23 @@ def build_app(
             mapping = {old: int(new) for old, new in zip(state["keys"], assigned) if new is not None}
             sequence = reassign_instruments(sequence, mapping)
             progress(0.05, desc="Synthesizing")
-            settings = RenderSettings(steps=int(steps), guidance=float(guidance), seed=int(seed),
-                                      vocoder=vocoder, device=device)
-            result = synthesize_notes(sequence, model, settings)
-            progress(0.9, desc="Writing audio and figure")
+            settings = RenderSettings(sampler=sampler, steps=int(steps), guidance=float(guidance),
+                                      seed=int(seed), vocoder=vocoder, device=device)
             out = dirs.new()
+            result = synthesize_notes(sequence, model, settings, out)
+            progress(0.95, desc="Drawing the figure")
             from specdiff.audio import save_audio
             from specdiff.demo.figure import render_figure
 
-            wav = save_audio(out / "specdiff.wav", result.audio, result.sample_rate)
+            wav = result.wav
             flac = save_audio(out / "specdiff.flac", result.audio, result.sample_rate)
             png = render_figure(sequence, result.mel, out / "figure.png")
         except SpecdiffError as error:
             return [None, None, None, f"**Error:** {error}"]
         changed = [f"{instrument_name(o)} → {instrument_name(n)}" for o, n in mapping.items() if o != n]
         seconds = len(result.audio) / result.sample_rate
-        status = f"Rendered {seconds:.1f} s of audio (seed {int(seed)}, {int(steps)} steps)."
+        status = (f"Rendered {seconds:.1f} s of audio ({sampler}, {int(steps)} steps, "
+                  f"guidance {float(guidance):g}, seed {int(seed)}).")
         if changed:
             status += " Re-assigned: " + ", ".join(changed) + "."
         return [str(wav), [str(wav), str(flac)], str(png), status]
@@ -160,10 +170,13 @@ def build_app(
                     for i in range(MAX_TRACKS)
                 ]
                 with gr.Accordion("Sampler", open=True):
-                    steps = gr.Slider(1, limits.max_steps, value=min(default_steps, limits.max_steps),
+                    sampler = gr.Dropdown(list(samplers), value=first_sampler, label="Sampler",
+                                          elem_id="sampler")
+                    steps = gr.Slider(1, limits.max_steps,
+                                      value=min(samplers[first_sampler], limits.max_steps),
                                       step=1, label="Steps", elem_id="steps")
-                    guidance = gr.Slider(0.0, 10.0, value=default_guidance, step=0.1,
-                                         label="Guidance", elem_id="guidance")
+                    guidance = gr.Slider(0.0, 10.0, value=default_guidance(), step=0.1,
+                                         label="Guidance (1 = none)", elem_id="guidance")
                     seed = gr.Number(value=0, precision=0, minimum=0, label="Seed", elem_id="seed")
                 render = gr.Button("Render", variant="primary", elem_id="render")
             with gr.Column(scale=2):
@@ -177,7 +190,8 @@ def build_app(
                                   interactive=False, elem_id="figure")
         upload.change(on_upload, inputs=[upload], outputs=[status, table, state, *menus],
                       concurrency_limit=4, concurrency_id="upload")
-        render.click(on_render, inputs=[state, steps, guidance, seed, *menus],
+        sampler.change(on_sampler, inputs=[sampler], outputs=[steps], queue=False)
+        render.click(on_render, inputs=[state, sampler, steps, guidance, seed, *menus],
                      outputs=[audio, downloads, figure, status], concurrency_limit=1,
                      concurrency_id="render", api_name="render")
     app.queue(default_concurrency_limit=1, max_size=limits.max_queue)
@@ -206,7 +220,7 @@ def launch(
         The running ``gradio.Blocks`` (when ``block`` is false; else returns after Ctrl-C).
     """
     import_gradio()
-    model = load_model(model_source, device)
+    model = load_model(model_source, device)  # once, before serving: a bad checkpoint fails now
     app = build_app(model, limits, vocoder=vocoder, device=device)
     if not _is_loopback(host):
         print(f"specdiff demo: warning: serving on {host}, reachable from other machines")

@@ -11,23 +11,6 @@ import numpy as np
 from specdiff.demo.gm import instrument_name
 
 
-def audio_log_mel(audio: np.ndarray, sample_rate: int) -> np.ndarray:
-    """The official log-mel of ``audio``: (n,) float samples -> (n // 320, 128) natural-log mel.
-
-    Frames run at 50 Hz (16 kHz, hop 320); a last, partial frame is dropped.
-    """
-    from specdiff.audio import HOP_LENGTH, SAMPLE_RATE, log_mel
-
-    audio = np.asarray(audio, dtype=np.float32)
-    if audio.ndim == 2:  # (n, channels) -> mono
-        audio = audio.mean(axis=1)
-    if sample_rate != SAMPLE_RATE:
-        import soxr
-
-        audio = soxr.resample(audio, sample_rate, SAMPLE_RATE, quality="HQ").astype(np.float32)
-    return log_mel(audio).numpy()[: len(audio) // HOP_LENGTH]
-
-
 def render_figure(
     sequence: Any, mel: np.ndarray, path: str | os.PathLike, frame_rate: float = 50.0
 ) -> Path:

@@ -1,16 +1,14 @@
-"""The studio's one door into synthesis: load the model once, render notes to audio and mel.
+"""The studio's one door into synthesis: load the model once, render a piece to audio and mel.
 
-Everything the web app needs from ``specdiff.synthesize`` goes through ``synthesize_notes``, so a
-change of the pipeline's signature touches this file only.
+Everything the web app needs from the pipeline (``specdiff.pipeline``) and the samplers goes
+through this file, so a change of their signatures touches this file only.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import inspect
+import math
 import os
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +21,10 @@ from specdiff.errors import SpecdiffError
 class RenderSettings:
     """Sampler settings chosen in the page (``None`` leaves the pipeline's default)."""
 
+    sampler: str | None = None
     steps: int | None = None
     guidance: float | None = None
     seed: int = 0
-    sampler: str | None = None
     vocoder: str | None = None
     device: str | None = None
 
@@ -36,89 +34,77 @@ class Rendering:
     """One synthesis result.
 
     Attributes:
-        audio: (n,) float32 samples in about [-1, 1].
+        wav: the rendered audio as a 16-bit WAV file.
+        audio: (n,) float32 samples in [-1, 1], as in ``wav``.
         sample_rate: Hz.
-        mel: (T, 128) natural-log mel spectrogram at 50 frames/s: the generated one when the
-            pipeline reports it, else the official front end applied to ``audio``.
+        mel: (ceil(n / 320), 128) the generated natural-log mel (unscaled), 50 frames/s.
     """
 
+    wav: Path
     audio: np.ndarray
     sample_rate: int
     mel: np.ndarray
 
 
-def _synthesize() -> Callable[..., Any]:
-    try:
-        from specdiff.pipeline import synthesize
-    except ImportError as error:
-        raise SpecdiffError(f"synthesis is not available in this installation ({error})") from None
-    return synthesize
+def sampler_defaults() -> dict[str, int]:
+    """Sampler name -> its default number of steps, in the pipeline's order of preference."""
+    from specdiff.diffusion import DEFAULT_STEPS, SAMPLERS
+    from specdiff.pipeline import DEFAULT_SAMPLER
+
+    names = [DEFAULT_SAMPLER] + [n for n in SAMPLERS if n != DEFAULT_SAMPLER]
+    return {name: int(DEFAULT_STEPS[name]) for name in names}
 
 
-def pipeline_defaults() -> dict[str, Any]:
-    """Default keyword values of ``specdiff.synthesize`` (steps, guidance, ...), as far as known."""
-    try:
-        parameters = inspect.signature(_synthesize()).parameters
-    except SpecdiffError:
-        return {}
-    return {
-        name: p.default
-        for name, p in parameters.items()
-        if p.default is not inspect.Parameter.empty
-    }
+def default_guidance() -> float:
+    """The pipeline's default classifier-free guidance weight."""
+    from specdiff.pipeline import DEFAULT_GUIDANCE
+
+    return float(DEFAULT_GUIDANCE)
 
 
 def load_model(source: str | os.PathLike | None, device: str | None = None) -> Any:
-    """Load a checkpoint once at start-up; ``None`` leaves the choice to the pipeline's default.
+    """Load a checkpoint once at start-up (``None``: the pipeline's built-in model).
 
     Args:
-        source: a specdiff checkpoint directory or file, or a hub id.
+        source: a specdiff ``.safetensors`` file, a diffusers-layout folder, or a hub id.
         device: torch device for the model (``None``: the loader's default).
 
     Raises:
-        SpecdiffError: the checkpoint is missing or not a spectrogram-diffusion model.
+        SpecdiffError: no model given and none built in; a missing or foreign checkpoint.
     """
-    if source is None:
-        return None
-    from specdiff.models import SpectrogramDiffusion
+    from specdiff.pipeline import load_model as resolve
 
-    kwargs = {"device": device} if device else {}
-    model = SpectrogramDiffusion.from_pretrained(str(source), **kwargs)
-    model.eval()
-    return model
+    return resolve(None if source is None else os.fspath(source), device)
 
 
-def synthesize_notes(sequence: Any, model: Any, settings: RenderSettings) -> Rendering:
-    """Synthesize a piece with the pipeline.
+def synthesize_notes(
+    sequence: Any, model: Any, settings: RenderSettings, out_dir: str | os.PathLike
+) -> Rendering:
+    """Synthesize a piece into ``out_dir/specdiff.wav``, keeping the generated mel.
 
     Args:
-        sequence: the ``NoteSequence`` to render (instruments already re-assigned).
-        model: a loaded model, or ``None`` for the pipeline's default model.
+        sequence: the ``specdiff.codec.NoteSequence`` to render (instruments already re-assigned).
+        model: a loaded ``SpectrogramDiffusion`` (see ``load_model``).
         settings: sampler settings.
+        out_dir: an existing folder for ``specdiff.wav`` and ``mel.npy``.
 
     Returns:
-        The audio, its sample rate and the log-mel spectrogram (see ``Rendering``).
+        The audio, its sample rate and the generated spectrogram (see ``Rendering``).
     """
-    synthesize = _synthesize()
-    accepted = inspect.signature(synthesize).parameters
-    kwargs: dict[str, Any] = {"seed": int(settings.seed)}
-    if model is not None:
-        kwargs["model"] = model
-    for name in ("steps", "guidance", "sampler", "vocoder", "device"):
-        value = getattr(settings, name)
-        if value is not None:
-            if name not in accepted:
-                raise SpecdiffError(f"this version of the pipeline has no {name!r} setting")
-            kwargs[name] = value
-    with tempfile.TemporaryDirectory(prefix="specdiff-demo-mel-") as tmp:
-        mel_path = Path(tmp) / "mel.npy"
-        if "save_mel" in accepted:
-            kwargs["save_mel"] = mel_path
-        audio, sample_rate = synthesize(sequence, **kwargs)
-        audio = np.asarray(audio, dtype=np.float32).reshape(-1)
-        mel = np.load(mel_path) if mel_path.exists() else None
-    if mel is None or mel.ndim != 2:
-        from specdiff.demo.figure import audio_log_mel
+    import soundfile
 
-        mel = audio_log_mel(audio, int(sample_rate))
-    return Rendering(audio=audio, sample_rate=int(sample_rate), mel=mel.astype(np.float32))
+    from specdiff.audio import HOP_LENGTH
+    from specdiff.pipeline import synthesize_to_file
+
+    out_dir = Path(out_dir)
+    options: dict[str, Any] = {"seed": int(settings.seed), "progress": True}
+    for name in ("sampler", "steps", "guidance", "vocoder", "device"):
+        if getattr(settings, name) is not None:
+            options[name] = getattr(settings, name)
+    # progress=True: tqdm bars, which the page mirrors (gradio's track_tqdm) and the log shows.
+    result = synthesize_to_file(sequence, out_dir / "specdiff.wav", model,
+                                save_mel=out_dir / "mel.npy", **options)
+    audio, sample_rate = soundfile.read(result.path, dtype="float32", always_2d=False)
+    frames = math.ceil(len(audio) / HOP_LENGTH)
+    mel = np.load(result.mel_path)[:frames]  # (T, 128): segments past the audio's end dropped
+    return Rendering(wav=result.path, audio=audio, sample_rate=int(sample_rate), mel=mel)

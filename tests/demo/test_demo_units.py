@@ -22,7 +22,7 @@ from specdiff.demo import (
     tracks_markdown,
 )
 from specdiff.demo.app import examples
-from specdiff.demo.figure import audio_log_mel, make_figure, render_figure
+from specdiff.demo.figure import make_figure, render_figure
 from specdiff.errors import SpecdiffError
 
 EXAMPLE = Path(__file__).parents[2] / "specdiff" / "demo" / "examples" / "quartet.mid"
@@ -147,17 +147,6 @@ def test_load_upload_limits_size_and_duration(tmp_path):
         load_upload(path, DemoLimits(max_upload_bytes=10))
     with pytest.raises(SpecdiffError, match="missing.mid: cannot read"):
         load_upload(tmp_path / "missing.mid", DemoLimits())
-
-
-def test_audio_log_mel_frames_and_resampling():
-    t = np.arange(32000) / 16000
-    mel = audio_log_mel((0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32), 16000)
-    assert mel.shape == (100, 128)
-    t2 = np.arange(44100) / 22050
-    mel2 = audio_log_mel((0.5 * np.sin(2 * np.pi * 440 * t2)).astype(np.float32), 22050)
-    assert mel2.shape == (100, 128)
-    # Same tone, same peak bin, whatever the input rate.
-    assert np.argmax(mel[50]) == np.argmax(mel2[50])
 
 
 def test_figure_is_time_aligned_with_one_colour_per_instrument(tmp_path):

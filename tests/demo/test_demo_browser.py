@@ -1,0 +1,131 @@
+"""End to end in a real browser: `specdiff demo` with a tiny random model, driven in headless
+Debian chromium by playwright-core (tests/demo/drive_demo.mjs; `npm ci` in tests/demo installs it,
+with no browser download; `.ci/run` does both).
+
+Set SPECDIFF_DEMO_SCREENSHOT=docs/demo.png to save the page after the render (the README's
+screenshot is made that way).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).parent
+EXAMPLE = HERE.parents[1] / "specdiff" / "demo" / "examples" / "quartet.mid"
+CHROMIUM = os.environ.get("SPECDIFF_CHROMIUM", "/usr/bin/chromium")
+NODE = shutil.which("node")
+
+
+def _skip_reason() -> str | None:
+    try:
+        import gradio  # noqa: F401
+    except ImportError:
+        return "gradio is not installed (pip install 'specdiff[demo]')"
+    if NODE is None:
+        return "node is not installed (Debian package nodejs; .ci/run checks for it)"
+    if not Path(CHROMIUM).exists():
+        return f"{CHROMIUM} is missing (Debian package chromium; .ci/run installs it)"
+    if not (HERE / "node_modules" / "playwright-core").is_dir():
+        return "playwright-core is not installed: run `npm ci` in tests/demo (.ci/run does)"
+    try:
+        from specdiff.pipeline import synthesize_to_file  # noqa: F401
+    except ImportError:
+        return "specdiff.pipeline (synthesize_to_file) is not there yet"
+    return None
+
+
+pytestmark = pytest.mark.skipif(_skip_reason() is not None, reason=str(_skip_reason()))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """`specdiff demo` with a tiny random model on a free localhost port; yields its URL."""
+    import torch
+
+    from specdiff.models import SpectrogramDiffusion, model_config
+
+    tmp = tmp_path_factory.mktemp("demo")
+    torch.manual_seed(0)
+    model = SpectrogramDiffusion(model_config("tiny")).save_pretrained(tmp / "tiny.safetensors")
+    port = _free_port()
+    env = dict(os.environ, GRADIO_TEMP_DIR=str(tmp / "gradio"), PYTHONUNBUFFERED="1")
+    log = open(tmp / "server.log", "w+")
+    command = [sys.executable, "-m", "specdiff", "demo", "--model", str(model), "--port",
+               str(port), "--vocoder", "griffin-lim", "--max-duration", "30"]
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    break
+        except OSError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            log.seek(0)
+            pytest.fail(f"specdiff demo did not start:\n{log.read()}")
+        time.sleep(0.25)
+    yield url
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    log.close()
+
+
+def _drive(*args: str) -> dict:
+    result = subprocess.run([NODE, str(HERE / "drive_demo.mjs"), *args], capture_output=True,
+                            text=True, timeout=120, cwd=HERE)
+    lines = result.stdout.strip().splitlines()
+    assert lines, f"driver printed nothing; stderr:\n{result.stderr}"
+    report = json.loads(lines[-1])
+    assert result.returncode == 0 and "error" not in report, report
+    return report
+
+
+def test_non_midi_upload_shows_a_clear_error(server, tmp_path):
+    bad = tmp_path / "notes.txt"
+    bad.write_text("these are my notes, not a MIDI file\n")
+    report = _drive("reject", server, str(bad))
+    assert report["status"].startswith("Error: notes.txt: not a MIDI file")
+    assert "MThd" in report["status"]
+    assert report["trackMenuVisible"] is False
+    assert report["pageErrors"] == []
+
+
+def test_upload_reassign_render_listen_and_look(server, tmp_path):
+    screenshot = os.environ.get("SPECDIFF_DEMO_SCREENSHOT") or str(tmp_path / "demo.png")
+    report = _drive("render", server, str(EXAMPLE), "Violin", "2", screenshot)
+    # The track list and the first track's menu describe the upload.
+    assert "Electric Bass (finger)" in report["tracks"] and "Drums" in report["tracks"]
+    assert report["trackLabel"] == "Track 1: Acoustic Grand Piano (15 notes, A4–G5)"
+    # The instrument change took and reached the render.
+    assert report["assigned"] == "40 Violin"
+    assert "Re-assigned: Acoustic Grand Piano → Violin" in report["status"]
+    assert "2 steps" in report["status"] and "seed 0" in report["status"]
+    # An audio element with a WAV source, the figure image, WAV and FLAC downloads.
+    assert report["audioSrc"] and report["audioSrc"].endswith(".wav")
+    assert report["imageSrc"] and report["imageSrc"].endswith(".png")
+    assert report["imageWidth"] > 0
+    assert report["downloads"] == 2
+    assert report["pageErrors"] == []
+    assert Path(screenshot).read_bytes()[:4] == b"\x89PNG"
