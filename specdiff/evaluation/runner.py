@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from specdiff.errors import SpecdiffError
 from specdiff.evaluation.cache import EvalCache, content_hash
@@ -197,25 +198,29 @@ def evaluate_systems(
 
     cache = EvalCache(options.cache_dir)
     paths = sorted({p for files in rows.values() for p in files.values()} | set(refs.values()))
-    results = dict(zip(paths, _map(
-        lambda p: _process_file(p, cache, embedders, use_transcriber),
-        paths, options.jobs, "files", options.progress)))  # fmt: skip
-
-    ref_notes: dict[str, np.ndarray] = {}
-    for stem in sorted(set(midis) & set(refs)):
-        duration = results[refs[stem]].duration if options.clip_midi_to_audio else None
-        ref_notes[stem] = midi_reference_notes(midis[stem], duration)
-
-    gt_scores = {s: note_scores(n, results[refs[s]].notes) for s, n in ref_notes.items()
-                 if use_transcriber is not None}  # fmt: skip
     pairs = [(name, stem, path, refs[stem]) for name, files in rows.items()
              for stem, path in files.items()]  # fmt: skip
     spectral: dict[tuple[str, str], dict[str, float]] = {}
-    if options.spectral:
-        jobs = [(p, results[p].hash, r, results[r].hash) for _, _, p, r in pairs]
-        values = _map(lambda j: _spectral_pair(j, cache), jobs, options.jobs, "spectral",
-                      options.progress)  # fmt: skip
-        spectral = {(n, s): v for (n, s, _, _), v in zip(pairs, values)}
+    torch_threads = torch.get_num_threads()
+    if options.jobs > 1:  # share the cores between the workers instead of oversubscribing
+        torch.set_num_threads(max(1, torch_threads // options.jobs))
+    try:
+        results = dict(zip(paths, _map(
+            lambda p: _process_file(p, cache, embedders, use_transcriber),
+            paths, options.jobs, "files", options.progress)))  # fmt: skip
+        if options.spectral:
+            jobs = [(p, results[p].hash, r, results[r].hash) for _, _, p, r in pairs]
+            values = _map(lambda j: _spectral_pair(j, cache), jobs, options.jobs, "spectral",
+                          options.progress)  # fmt: skip
+            spectral = {(n, s): v for (n, s, _, _), v in zip(pairs, values)}
+    finally:
+        torch.set_num_threads(torch_threads)
+
+    ref_notes: dict[str, np.ndarray] = {}
+    for stem in sorted(set(midis) & set(refs)) if use_transcriber is not None else ():
+        duration = results[refs[stem]].duration if options.clip_midi_to_audio else None
+        ref_notes[stem] = midi_reference_notes(midis[stem], duration)
+    gt_scores = {s: note_scores(n, results[refs[s]].notes) for s, n in ref_notes.items()}
 
     report = EvalReport(systems=list(rows), notes=notes)
     for name, files in rows.items():
