@@ -9,6 +9,7 @@ from specdiff.vocoders.registry import (
     vocoder_names,
 )
 from specdiff.vocoders.soundstream import SoundStreamOnnx
+from specdiff.vocoders.stream import vocode_stream
 
 __all__ = [
     "GriffinLim",
@@ -19,5 +20,6 @@ __all__ = [
     "load_vocoder",
     "mel_to_linear",
     "register_vocoder",
+    "vocode_stream",
     "vocoder_names",
 ]

@@ -1,0 +1,332 @@
+"""Whole-file synthesis: MIDI -> token segments -> diffusion per segment -> stitched mel -> audio.
+
+Segments of 5.12 s (256 frames) are generated strictly in order. A model with a context encoder
+sees the previous segment's generated spectrogram (scaled, clipped) as context, the first
+segment's context masked, as the official inference does; a model without one generates its
+segments in batches. The mel is vocoded in chunks as segments finish (``vocode_stream``) and
+written as it goes, so memory stays flat with the length of the piece.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from specdiff.audio import (
+    FRAMES_PER_SEGMENT,
+    SAMPLE_RATE,
+    AudioFileWriter,
+    atomic_path,
+    unscale_mel,
+)
+from specdiff.errors import SpecdiffError
+
+DEFAULT_MODEL: str | None = None
+"""The built-in model used when none is given (none exists yet)."""
+DEFAULT_SAMPLER = "dpmpp_2m"
+DEFAULT_GUIDANCE = 2.0
+"""Classifier-free guidance weight (official Colab and the port; the official code says 5.0)."""
+TAIL_SECONDS = 1.0
+"""Audio kept after the MIDI's end (after sustain) for the release, when the segments reach it."""
+
+
+@dataclass(frozen=True)
+class SynthesisResult:
+    """What ``synthesize_to_file`` wrote.
+
+    Attributes:
+        path: the audio file.
+        num_samples: audio length in samples.
+        sample_rate: Hz.
+        num_segments: 5.12 s segments generated.
+        mel_path: the saved mel (``.npy``, (num_segments * 256, 128) unscaled log-mel), if any.
+    """
+
+    path: Path
+    num_samples: int
+    sample_rate: int
+    num_segments: int
+    mel_path: Path | None = None
+
+    @property
+    def seconds(self) -> float:
+        return self.num_samples / self.sample_rate
+
+
+def load_notes(midi: str | os.PathLike | object):
+    """A ``NoteSequence`` from a MIDI path (read with sustain) or a ``NoteSequence`` as is."""
+    from specdiff.codec import NoteSequence, read_midi
+
+    if isinstance(midi, NoteSequence):
+        return midi
+    if isinstance(midi, (str, os.PathLike)):
+        return read_midi(midi)
+    raise TypeError(f"expected a MIDI path or a NoteSequence, got {type(midi).__name__}")
+
+
+def load_model(model=None, device: str | torch.device | None = None):
+    """Resolve ``model``: a ``SpectrogramDiffusion``, a checkpoint path or hub id, or the default."""
+    from specdiff.models import SpectrogramDiffusion
+
+    if model is None:
+        model = DEFAULT_MODEL
+        if model is None:
+            raise SpecdiffError(
+                "no model given and no built-in model exists yet; pass a checkpoint (a specdiff "
+                ".safetensors file, a diffusers-layout folder or a hub id)"
+            )
+    if not isinstance(model, SpectrogramDiffusion):
+        model = SpectrogramDiffusion.from_pretrained(model, device=device)
+    elif device is not None:
+        model = model.to(device)
+    return model.eval()
+
+
+def _progress(total: int, enabled: bool | None, desc: str):
+    from tqdm.auto import tqdm
+
+    if enabled is None:
+        enabled = sys.stderr.isatty()
+    return tqdm(total=total, unit="step", desc=desc, disable=not enabled, leave=False,
+                dynamic_ncols=True)
+
+
+def _steps_per_sample(sampler: str, steps: int | None) -> int:
+    from specdiff.diffusion import sampler_grid
+
+    grid = sampler_grid(sampler, steps)
+    return len(grid) if sampler == "ddpm_discrete" else len(grid) - 1
+
+
+def generate_mels(
+    model,
+    segments: Sequence[np.ndarray],
+    *,
+    sampler: str = DEFAULT_SAMPLER,
+    steps: int | None = None,
+    guidance: float = DEFAULT_GUIDANCE,
+    seed: int = 0,
+    batch_size: int = 8,
+    progress: bool | None = None,
+) -> Iterator[torch.Tensor]:
+    """Generate each segment's spectrogram, in order.
+
+    Args:
+        model: a ``SpectrogramDiffusion`` (eval mode, on its device).
+        segments: token ids per segment, e.g. ``tokenize_notes(notes)``; each (L_k,) int.
+        sampler, steps: see ``specdiff.diffusion.sample``.
+        guidance: classifier-free guidance weight (1 = none).
+        seed: seeds the one generator that draws all noise, so results are reproducible
+            (for the same device, sampler, steps and batch size).
+        batch_size: segments generated together by a model without a context encoder.
+        progress: a progress bar on stderr; None = only when stderr is a terminal.
+
+    Yields:
+        (256, 128) float32 unscaled natural-log mel per segment, on the CPU.
+    """
+    from specdiff.codec import pad_segments
+    from specdiff.diffusion import cfg, get_sampler, sample
+
+    get_sampler(sampler)  # fail early on an unknown name
+    device = model.device
+    generator = torch.Generator(device=device).manual_seed(seed)
+    frames, n_mels = model.config.target_length, model.config.n_mels
+    has_context = model.config.has_context
+    group = 1 if has_context else max(1, batch_size)
+    per_sample = _steps_per_sample(sampler, steps)
+    context: torch.Tensor | None = None  # (1, T, n_mels) previous output, scaled
+    with _progress(len(segments) * per_sample, progress, "synthesizing") as bar:
+        for first in range(0, len(segments), group):
+            batch = segments[first : first + group]
+            bar.set_postfix_str(f"segment {first + len(batch)}/{len(segments)}")
+            tokens = torch.from_numpy(pad_segments(list(batch), model.config.max_tokens))
+            with torch.inference_mode():
+                encodings, mask = model.encode(tokens.to(device), context)
+                model_fn = cfg(model.eps_fn(encodings, mask), guidance)
+
+                def counted(x, t, _fn=model_fn):
+                    bar.update(1)
+                    return _fn(x, t)
+
+                x = sample(counted, (len(batch), frames, n_mels), sampler=sampler, steps=steps,
+                           generator=generator, device=device)  # (b, T, n_mels) in [-1, 1]
+                x = x.float().clamp(-1.0, 1.0)
+            if has_context:
+                context = x
+            for row in unscale_mel(x).cpu():
+                yield row
+
+
+def _num_samples(total_time: float, num_segments: int, tail_seconds: float, rate: int) -> int:
+    full = num_segments * FRAMES_PER_SEGMENT * (rate // 50)
+    return max(1, min(full, math.ceil((total_time + tail_seconds) * rate)))
+
+
+def _trim(pieces: Iterator[torch.Tensor], limit: int) -> Iterator[np.ndarray]:
+    done = 0
+    for piece in pieces:
+        if done >= limit:
+            continue  # only the last segment is trimmed; keep draining so the mel saver finishes
+        keep = piece[: limit - done].cpu().numpy()
+        done += keep.shape[0]
+        yield keep
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """Turn SIGTERM into KeyboardInterrupt so partial outputs are cleaned up (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+class _MelSaver:
+    """Write segment mels into a .npy (memory-mapped) temporary file; renamed on success."""
+
+    def __init__(self, path: Path, frames: int, n_mels: int, stack: contextlib.ExitStack):
+        if path.suffix.lower() != ".npy":
+            raise SpecdiffError(f"{path}: the mel is saved as NumPy; expected a .npy file name")
+        self.tmp = stack.enter_context(atomic_path(path))
+        self.array = np.lib.format.open_memmap(self.tmp, mode="w+", dtype=np.float32,
+                                               shape=(frames, n_mels))
+        self.pos = 0
+
+    def __call__(self, mels: Iterator[torch.Tensor]) -> Iterator[torch.Tensor]:
+        for mel in mels:
+            self.array[self.pos : self.pos + len(mel)] = mel.numpy()
+            self.pos += len(mel)
+            yield mel
+        self.array.flush()
+        del self.array
+
+
+def _prepare(midi, model, vocoder, device, name_hint: str):
+    from specdiff.codec import tokenize_notes
+    from specdiff.vocoders import load_vocoder
+
+    notes = load_notes(midi)
+    model = load_model(model, device)
+    segments = tokenize_notes(notes, name=name_hint)
+    if not segments:
+        raise SpecdiffError(f"{name_hint}: no notes to synthesize")
+    if vocoder is None:
+        vocoder = model.vocoder_path or "griffin-lim"
+    vocoder = load_vocoder(vocoder, device=model.device)
+    return notes, model, segments, vocoder
+
+
+def _audio_stream(notes, model, segments, vocoder, options: dict, tail_seconds: float,
+                  mel_hook: Callable | None = None) -> tuple[int, Iterator[np.ndarray]]:
+    from specdiff.vocoders.stream import vocode_stream
+
+    limit = _num_samples(notes.total_time, len(segments), tail_seconds, vocoder.sample_rate)
+    mels = generate_mels(model, segments, **options)
+    if mel_hook is not None:
+        mels = mel_hook(mels)
+    return limit, _trim(vocode_stream(vocoder, mels), limit)
+
+
+def synthesize(
+    midi,
+    model=None,
+    *,
+    vocoder=None,
+    sampler: str = DEFAULT_SAMPLER,
+    steps: int | None = None,
+    guidance: float = DEFAULT_GUIDANCE,
+    seed: int = 0,
+    device: str | torch.device | None = None,
+    batch_size: int = 8,
+    progress: bool | None = None,
+    tail_seconds: float = TAIL_SECONDS,
+) -> tuple[np.ndarray, int]:
+    """Synthesize a whole MIDI file in memory.
+
+    Args:
+        midi: a MIDI file path or a ``specdiff.codec.NoteSequence``.
+        model: a ``SpectrogramDiffusion``, a checkpoint path or hub id (default: built-in).
+        vocoder: a ``Vocoder`` or anything ``load_vocoder`` takes (default: the model folder's
+            ``melgan/model.onnx`` if it has one, else Griffin-Lim).
+        sampler, steps, guidance, seed, batch_size, progress: see ``generate_mels``.
+        device: where the model runs (default: where it is).
+        tail_seconds: audio kept after the last note's end, within the generated segments.
+
+    Returns:
+        (audio (n,) float32 at the vocoder's rate, sample rate). n = min(segments * 81 920,
+        ceil((end of the MIDI + tail_seconds) * 16 000)).
+    """
+    name = os.fspath(midi) if isinstance(midi, (str, os.PathLike)) else "notes"
+    notes, model, segments, vocoder = _prepare(midi, model, vocoder, device, name)
+    options = dict(sampler=sampler, steps=steps, guidance=guidance, seed=seed,
+                   batch_size=batch_size, progress=progress)
+    _, pieces = _audio_stream(notes, model, segments, vocoder, options, tail_seconds)
+    return np.concatenate(list(pieces)).astype(np.float32, copy=False), vocoder.sample_rate
+
+
+def synthesize_to_file(
+    midi,
+    output: str | os.PathLike,
+    model=None,
+    *,
+    save_mel: str | os.PathLike | None = None,
+    vocoder=None,
+    sampler: str = DEFAULT_SAMPLER,
+    steps: int | None = None,
+    guidance: float = DEFAULT_GUIDANCE,
+    seed: int = 0,
+    device: str | torch.device | None = None,
+    batch_size: int = 8,
+    progress: bool | None = None,
+    tail_seconds: float = TAIL_SECONDS,
+) -> SynthesisResult:
+    """Synthesize a MIDI file straight to an audio file (and optionally its mel), streaming.
+
+    Audio (WAV or FLAC, from the extension) and the ``.npy`` mel are written as segments finish,
+    to temporary files renamed onto their names only at the end: an interrupted run
+    (KeyboardInterrupt, SIGTERM, an error) leaves no file under either name. Memory stays flat
+    with the length of the piece. Arguments as for ``synthesize``.
+
+    Raises:
+        SpecdiffError: bad MIDI, model, vocoder, or an unwritable/unknown output path.
+    """
+    output = Path(output)
+    name = os.fspath(midi) if isinstance(midi, (str, os.PathLike)) else "notes"
+    with contextlib.ExitStack() as stack:
+        # Check the outputs before any expensive work.
+        writer = stack.enter_context(AudioFileWriter(output, sample_rate=SAMPLE_RATE))
+        notes, model, segments, vocoder = _prepare(midi, model, vocoder, device, name)
+        if vocoder.sample_rate != SAMPLE_RATE:
+            raise SpecdiffError(f"{output}: the vocoder's rate {vocoder.sample_rate} Hz is not "
+                                f"{SAMPLE_RATE} Hz")
+        saver = None
+        if save_mel is not None:
+            saver = _MelSaver(Path(save_mel), len(segments) * model.config.target_length,
+                              model.config.n_mels, stack)
+        options = dict(sampler=sampler, steps=steps, guidance=guidance, seed=seed,
+                       batch_size=batch_size, progress=progress)
+        stack.enter_context(_sigterm_interrupts())
+        _, pieces = _audio_stream(notes, model, segments, vocoder, options, tail_seconds, saver)
+        for piece in pieces:
+            writer.write(piece)
+        num_samples = writer.frames_written
+    return SynthesisResult(output, num_samples, SAMPLE_RATE, len(segments),
+                           Path(save_mel) if save_mel is not None else None)
