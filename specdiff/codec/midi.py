@@ -32,7 +32,6 @@ from specdiff.errors import SpecdiffError
 
 MAX_TICK = 10_000_000  # pretty_midi rejects files with a larger tick as corrupt
 MAX_SECONDS = 24 * 3600.0  # longer "music" is a corrupt file (the reference would run for hours)
-_DATA_LEN = {0x8: 2, 0x9: 2, 0xA: 2, 0xB: 2, 0xC: 1, 0xD: 1, 0xE: 2}
 # System common / real-time messages that mido accepts inside a track: status -> data bytes.
 _SYSTEM_LEN = {0xF1: 1, 0xF2: 2, 0xF3: 1, 0xF6: 0, 0xF8: 0, 0xFA: 0, 0xFB: 0, 0xFC: 0, 0xFE: 0}
 
@@ -68,8 +67,9 @@ def read_midi(path: str | os.PathLike) -> NoteSequence:
 
 def parse_midi(data: bytes, name: str = "<bytes>", sustain: bool = True) -> NoteSequence:
     """Parse MIDI file bytes; ``sustain=False`` gives note-seq's sequence before the pedal."""
+    instruments: list[_Instrument] = []
     try:
-        division, tracks = _parse_file(data)
+        division, tracks = _parse_file(data, instruments)
     except SpecdiffError as error:
         raise SpecdiffError(f"{name}: {error}") from None
     except (IndexError, struct.error):
@@ -78,12 +78,8 @@ def parse_midi(data: bytes, name: str = "<bytes>", sustain: bool = True) -> Note
     if division <= 0:
         raise SpecdiffError(f"{name}: SMPTE or zero time division ({division}) is not supported; "
                             "expected ticks per quarter note")
-    tempos = tracks[0][1] if tracks else []
-    instruments: list[_Instrument] = []
-    max_tick = 0
-    for index, (events, _, last_tick) in enumerate(tracks):
-        max_tick = max(max_tick, last_tick)
-        _pair_track(events, index, instruments)
+    tempos = tracks[0][0] if tracks else []
+    max_tick = max((last for _, last in tracks), default=0)
     if max_tick + 1 > MAX_TICK:
         raise SpecdiffError(f"{name}: largest tick {max_tick + 1} exceeds {MAX_TICK}; "
                             "the file is likely corrupt")
@@ -95,8 +91,9 @@ def parse_midi(data: bytes, name: str = "<bytes>", sustain: bool = True) -> Note
     return seq
 
 
-def _parse_file(data: bytes) -> tuple[int, list[tuple[list, list, int]]]:
-    """Chunks -> (division, [(channel events, track-0-style tempos, last tick) per track])."""
+def _parse_file(data: bytes, instruments: list[_Instrument]
+                ) -> tuple[int, list[tuple[list[tuple[int, int]], int]]]:
+    """Chunks -> (division, [(set_tempo events, last tick) per track]); fills ``instruments``."""
     if len(data) < 8 or data[:4] != b"MThd":
         raise SpecdiffError("not a MIDI file (no 'MThd' header)")
     size = struct.unpack(">L", data[4:8])[0]
@@ -115,16 +112,24 @@ def _parse_file(data: bytes) -> tuple[int, list[tuple[list, list, int]]]:
             if pos + size > len(data):
                 raise SpecdiffError(f"truncated MIDI file: track {len(tracks)} announces {size} "
                                     f"bytes, {len(data) - pos} present")
-            tracks.append(_parse_track(data, pos, pos + size, len(tracks)))
+            tracks.append(_read_track(data, pos, pos + size, len(tracks), instruments))
         pos += size
     return division, tracks
 
 
-def _parse_track(data: bytes, pos: int, end: int, index: int) -> tuple[list, list, int]:
-    """Events (tick, status, d1, d2) of one track, its set_tempo (tick, usec) list, last tick."""
-    events: list[tuple[int, int, int, int]] = []
+def _read_track(data: bytes, pos: int, end: int, index: int,
+                instruments: list[_Instrument]) -> tuple[list[tuple[int, int]], int]:
+    """Read one track chunk, pairing notes as pretty_midi's ``_load_instruments`` does (see the
+    module docstring); new instruments are appended to ``instruments``.
+
+    Returns:
+        The track's set_tempo events ``[(tick, microseconds per beat)]`` and its last tick.
+    """
     tempos: list[tuple[int, int]] = []
-    append = events.append
+    by_key: dict[tuple[int, int], _Instrument] = {}  # (program, channel) -> instrument
+    stragglers: dict[int, _Instrument] = {}  # channel -> holder of early CCs / pitch bends
+    programs = [0] * 16
+    open_notes: dict[int, list[tuple[int, int]]] = {}  # channel << 7 | pitch -> [(tick, vel)]
     tick = 0
     running = -1
     while pos < end:
@@ -141,20 +146,57 @@ def _parse_track(data: bytes, pos: int, end: int, index: int) -> tuple[list, lis
             if running < 0:
                 raise SpecdiffError(f"track {index}: running status without a previous status")
             status = running
-            if status in (0xF0, 0xF7):  # mido drops the peeked byte of a "running" sysex
+            if status == 0xF0 or status == 0xF7:  # mido drops the peeked byte of a sysex
                 pos += 1
         else:
             pos += 1
             if status != 0xFF:
                 running = status
         if status < 0xF0:
-            n = _DATA_LEN[status >> 4]
+            kind = status & 0xF0
+            channel = status & 0x0F
             d1 = data[pos]
-            d2 = data[pos + 1] if n == 2 else 0
+            if kind == 0xC0 or kind == 0xD0:
+                pos += 1
+                d2 = 0
+            else:
+                d2 = data[pos + 1]
+                pos += 2
             if d1 > 127 or d2 > 127:
-                raise SpecdiffError(f"track {index}: data byte above 127 at byte {pos}")
-            pos += n
-            append((tick, status, d1, d2))
+                raise SpecdiffError(f"track {index}: data byte above 127 at byte {pos - 1}")
+            if kind == 0x90 and d2:
+                key = channel << 7 | d1
+                opened = open_notes.get(key)
+                if opened is None:
+                    open_notes[key] = [(tick, d2)]
+                else:
+                    opened.append((tick, d2))
+            elif kind == 0x80 or kind == 0x90:
+                opened = open_notes.pop(channel << 7 | d1, None)
+                if opened is None:
+                    continue
+                if len(opened) == 1:  # the common case
+                    if opened[0][0] != tick:
+                        inst = by_key.get((programs[channel], channel)) or _new_instrument(
+                            programs[channel], channel, by_key, stragglers, instruments)
+                        inst.notes.append((opened[0][0], tick, d1, opened[0][1]))
+                    continue
+                close = [n for n in opened if n[0] != tick]
+                if close:
+                    inst = by_key.get((programs[channel], channel)) or _new_instrument(
+                        programs[channel], channel, by_key, stragglers, instruments)
+                    inst.notes.extend((start, tick, d1, velocity) for start, velocity in close)
+                    keep = [n for n in opened if n[0] == tick]
+                    if keep:  # note-ons on this very tick stay open
+                        open_notes[channel << 7 | d1] = keep
+            elif kind == 0xC0:
+                programs[channel] = d1
+            elif kind == 0xB0 or kind == 0xE0:
+                inst = by_key.get((programs[channel], channel)) or stragglers.get(channel)
+                if inst is None:
+                    inst = stragglers[channel] = _Instrument(programs[channel], False)
+                if kind == 0xB0 and d1 == 64:
+                    inst.sustain.append((tick, d2))
         elif status == 0xFF:
             kind = data[pos]
             pos += 1
@@ -162,7 +204,7 @@ def _parse_track(data: bytes, pos: int, end: int, index: int) -> tuple[list, lis
             if kind == 0x51 and length >= 3:
                 tempos.append((tick, (data[pos] << 16) | (data[pos + 1] << 8) | data[pos + 2]))
             pos += length
-        elif status in (0xF0, 0xF7):
+        elif status == 0xF0 or status == 0xF7:
             length, pos = _read_vlq(data, pos)
             pos += length
         elif status in _SYSTEM_LEN:
@@ -171,7 +213,7 @@ def _parse_track(data: bytes, pos: int, end: int, index: int) -> tuple[list, lis
             raise SpecdiffError(f"track {index}: undefined status byte 0x{status:02x}")
     if pos != end:
         raise SpecdiffError(f"track {index}: last event runs past the end of the track chunk")
-    return events, tempos, tick
+    return tempos, tick
 
 
 def _read_vlq(data: bytes, pos: int) -> tuple[int, int]:
@@ -184,57 +226,16 @@ def _read_vlq(data: bytes, pos: int) -> tuple[int, int]:
             return value, pos
 
 
-def _pair_track(events: list, track: int, instruments: list[_Instrument]) -> None:
-    """pretty_midi's ``_load_instruments`` for one track (see the module docstring)."""
-    by_key: dict[tuple[int, int], _Instrument] = {}
-    stragglers: dict[int, _Instrument] = {}
-
-    def get(program: int, channel: int, create: bool) -> _Instrument:
-        inst = by_key.get((program, channel))
-        if inst is not None:
-            return inst
-        if not create and channel in stragglers:
-            return stragglers[channel]
-        if create:
-            inst = _Instrument(program, channel == 9)
-            if channel in stragglers:
-                inst.sustain = stragglers[channel].sustain  # shared list, as in pretty_midi
-            by_key[(program, channel)] = inst
-            instruments.append(inst)
-        else:
-            inst = _Instrument(program, False)
-            stragglers[channel] = inst
-        return inst
-
-    programs = [0] * 16
-    open_notes: dict[int, list[tuple[int, int]]] = {}
-    for tick, status, d1, d2 in events:
-        kind = status & 0xF0
-        channel = status & 0x0F
-        if kind == 0x90 and d2 > 0:
-            open_notes.setdefault(channel << 7 | d1, []).append((tick, d2))
-        elif kind == 0x80 or kind == 0x90:
-            key = channel << 7 | d1
-            opened = open_notes.get(key)
-            if opened is None:
-                continue
-            close = [n for n in opened if n[0] != tick]
-            if close:
-                inst = get(programs[channel], channel, True)
-                inst.notes.extend((start, tick, d1, velocity) for start, velocity in close)
-            keep = [n for n in opened if n[0] == tick] if close else None
-            if keep:
-                open_notes[key] = keep
-            else:
-                del open_notes[key]
-        elif kind == 0xC0:
-            programs[channel] = d1
-        elif kind == 0xB0:
-            inst = get(programs[channel], channel, False)
-            if d1 == 64:
-                inst.sustain.append((tick, d2))
-        elif kind == 0xE0:
-            get(programs[channel], channel, False)
+def _new_instrument(program: int, channel: int, by_key: dict, stragglers: dict,
+                    instruments: list[_Instrument]) -> _Instrument:
+    """Create the (program, channel) instrument at its first note; it shares the channel's
+    straggler control-change list when one exists (pretty_midi's aliasing)."""
+    inst = _Instrument(program, channel == 9)
+    if channel in stragglers:
+        inst.sustain = stragglers[channel].sustain
+    by_key[(program, channel)] = inst
+    instruments.append(inst)
+    return inst
 
 
 def _tick_to_time_fn(tempos: list[tuple[int, int]], division: int, name: str):
