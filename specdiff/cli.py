@@ -18,6 +18,7 @@ COMMANDS = [
     "specdiff.commands.render",
     "specdiff.commands.clean_urmp_midi",
     "specdiff.commands.demo",
+    "specdiff.commands.convert",
 ]
 
 

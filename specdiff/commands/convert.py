@@ -1,0 +1,36 @@
+"""``specdiff convert``: any supported checkpoint -> specdiff's single-file safetensors format."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "convert",
+        help="convert a checkpoint (diffusers layout, hub id) to one specdiff .safetensors file",
+        description="Read SRC (a diffusers-layout directory such as a snapshot of "
+        "google/music-spectrogram-diffusion, a hub id, or a specdiff .safetensors file) and write "
+        "its weights with the model config in the safetensors metadata. The SoundStream vocoder "
+        "(melgan/model.onnx) is not part of the output; its path is printed.",
+    )
+    parser.add_argument("source", metavar="SRC", help="directory, .safetensors file or hub id")
+    parser.add_argument("-o", "--output", required=True, metavar="OUT.safetensors")
+    parser.add_argument("--local-files-only", action="store_true",
+                        help="never download: a hub id must already be in the local cache")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from specdiff.models import SpectrogramDiffusion
+
+    model = SpectrogramDiffusion.from_pretrained(args.source, local_files_only=args.local_files_only)
+    path = model.save_pretrained(args.output)
+    params = sum(p.numel() for p in model.parameters())
+    c = model.config
+    print(f"wrote {path}: {params:,} parameters, d_model {c.d_model}, "
+          f"{c.num_heads}x{c.head_dim} heads, {c.encoder_layers}/{c.decoder_layers} layers, "
+          f"{'with' if c.has_context else 'without'} context")
+    if model.vocoder_path is not None:
+        print(f"vocoder (not converted): {model.vocoder_path}")
+    return 0

@@ -1,0 +1,171 @@
+"""Properties of the model on random tiny weights: config ladder, masking, speed features, bf16."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from specdiff.diffusion import cfg, sample
+from specdiff.models import (ModelConfig, SpectrogramDiffusion, model_config,
+                             terminal_relative_positions, trim_padding)
+from specdiff.errors import SpecdiffError
+
+
+def random_model(seed: int = 0, **overrides) -> SpectrogramDiffusion:
+    torch.manual_seed(seed)
+    model = SpectrogramDiffusion(model_config("tiny", dropout=0.0, **overrides)).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(torch.randn_like(p) / (p.shape[-1] ** 0.5 if p.ndim > 1 else 3.0) + (p.ndim == 1))
+    return model
+
+
+def inputs(seed: int = 1, b: int = 2, frames: int = 256):
+    gen = torch.Generator().manual_seed(seed)
+    tokens = torch.zeros(b, 300, dtype=torch.long)
+    for i in range(b):
+        n = 20 + 37 * i
+        tokens[i, :n] = torch.randint(1, 1536, (n,), generator=gen)
+    context = torch.rand(b, 256, 128, generator=gen) * 2 - 1
+    x = torch.randn(b, frames, 128, generator=gen)
+    t = torch.rand(b, generator=gen)
+    return tokens, context, x, t
+
+
+@pytest.mark.parametrize("name,context,params", [
+    ("small", False, 84_956_160), ("small", True, 104_035_840),
+    ("base", False, 326_416_896), ("base", True, 411_665_664), ("large", True, 1_453_894_656)])
+def test_ladder_parameter_counts(name, context, params):
+    """The paper's sizes (model.md §2; base with context = the released model)."""
+    with torch.device("meta"):
+        model = SpectrogramDiffusion(model_config(name, has_context=context))
+    assert sum(p.numel() for p in model.parameters()) == params
+
+
+def test_config_validation_and_json_round_trip():
+    c = model_config("small", has_context=False)
+    assert ModelConfig.from_dict(c.to_dict()) == c and c.inner_dim == 384
+    with pytest.raises(SpecdiffError, match="huge"):
+        model_config("huge")
+    with pytest.raises(SpecdiffError, match="unknown model config fields"):
+        ModelConfig.from_dict({"d_model": 8, "nope": 1})
+
+
+def test_terminal_relative_positions():
+    mask = torch.zeros(4, 6, dtype=torch.bool)
+    mask[1, :2] = True
+    mask[2] = True
+    mask[3, :5] = True
+    assert terminal_relative_positions(mask).tolist() == [
+        [0, 1, 2, 3, 4, 5], [4, 5, 0, 1, 2, 3], [0, 1, 2, 3, 4, 5], [1, 2, 3, 4, 5, 0]]
+
+
+@torch.no_grad()
+def test_context_encoder_uses_terminal_relative_positions():
+    model = random_model()
+    enc = model.context_encoder
+    ctx = torch.rand(1, 256, 128) * 2 - 1
+    mask = torch.zeros(1, 256, dtype=torch.bool)
+    mask[0, :100] = True
+    out, _ = enc(ctx, mask)
+    # the 100 valid frames see positions 156..255; moving the rows of the table below 156 that
+    # they do not use changes nothing at the valid frames, moving row 255 does
+    enc.position_table[:156] += 1.0
+    out2, _ = enc(ctx, mask)
+    assert torch.allclose(out[0, :100], out2[0, :100], atol=1e-6)
+    enc.position_table[255] += 1.0
+    out3, _ = enc(ctx, mask)
+    assert not torch.allclose(out[0, 99], out3[0, 99], atol=1e-3)
+
+
+def test_trim_padding():
+    tokens = torch.tensor([[5, 0, 7, 0, 0], [1, 2, 0, 0, 0]])
+    assert trim_padding(tokens).tolist() == [[5, 0, 7], [1, 2, 0]]
+    assert trim_padding(torch.zeros(2, 5, dtype=torch.long)).shape == (2, 1)
+
+
+@torch.no_grad()
+def test_fully_masked_rows_are_finite_and_unconditional():
+    """All-PAD tokens and no context: no NaN; the output equals the unconditional pass."""
+    model = random_model()
+    _, _, x, t = inputs()
+    enc, mask = model.encode(torch.zeros(2, 50, dtype=torch.long), trim=False)
+    assert torch.isfinite(enc).all() and not mask.any()
+    eps = model.denoise(x, t, enc, mask)
+    assert torch.isfinite(eps).all()
+    tokens, context, _, _ = inputs()
+    enc2, mask2 = model.encode(tokens, context)
+    eps_u = model.denoise(x, t, enc2, mask2, cond=torch.zeros(2, dtype=torch.bool))
+    torch.testing.assert_close(eps, eps_u, rtol=0, atol=1e-5)
+
+
+@torch.no_grad()
+def test_trimmed_memory_gives_identical_outputs():
+    model = random_model()
+    tokens, context, x, t = inputs()
+    for ctx in (context, None):
+        enc_full, mask_full = model.encode(tokens, ctx, trim=False)
+        full = model.denoise(x, t, enc_full, mask_full)
+        enc, mask = model.encode(tokens, ctx)
+        assert enc.shape[1] == 57 + (256 if ctx is not None else 0) < enc_full.shape[1]
+        torch.testing.assert_close(model.denoise(x, t, enc, mask), full, rtol=0, atol=1e-5)
+
+
+@torch.no_grad()
+def test_cached_memory_and_batched_guidance_give_identical_outputs():
+    model = random_model()
+    tokens, context, x, t = inputs()
+    enc, mask = model.encode(tokens, context)
+    plain_c = model.denoise(x, t, enc, mask)
+    plain_u = model.denoise(x, t, enc * 0, mask & False)
+    fn = model.eps_fn(enc, mask)
+    torch.testing.assert_close(fn(x, t), plain_c, rtol=0, atol=1e-5)
+    for batched in (True, False):
+        guided = cfg(fn, 3.0, batched=batched)(x, t)
+        torch.testing.assert_close(guided, 3 * plain_c - 2 * plain_u, rtol=0, atol=5e-5)
+    # rows are mapped to memory rows modulo its batch, in any cond pattern
+    cond = torch.tensor([False, True, True, False])
+    out = fn(torch.cat([x, x]), torch.cat([t, t]), cond)
+    torch.testing.assert_close(out[1], plain_c[1], rtol=0, atol=1e-5)
+    torch.testing.assert_close(out[2], plain_c[0], rtol=0, atol=1e-5)
+    torch.testing.assert_close(out[0], plain_u[0], rtol=0, atol=1e-5)
+
+
+@torch.no_grad()
+def test_bfloat16_inference_is_close():
+    model = random_model()
+    tokens, context, x, t = inputs()
+    ref = model.denoise(x, t, *model.encode(tokens, context))
+    half = random_model().to(torch.bfloat16)
+    assert half.dtype == torch.bfloat16
+    eps = half.denoise(x, t, *half.encode(tokens, context))
+    assert eps.dtype == torch.float32
+    assert float((eps - ref).abs().max() / ref.abs().max()) < 0.05
+
+
+@torch.no_grad()
+def test_sampling_end_to_end_is_deterministic():
+    model = random_model()
+    tokens, context, _, _ = inputs(b=1)
+    enc, mask = model.encode(tokens, context)
+    fn = cfg(model.eps_fn(enc, mask), 2.0)
+
+    def run(seed):
+        return sample(fn, (1, 256, 128), "dpmpp_2m", 4, torch.Generator().manual_seed(seed))
+
+    a = run(0)
+    assert a.shape == (1, 256, 128) and torch.isfinite(a).all()
+    assert torch.equal(a, run(0)) and not torch.equal(a, run(1))
+
+
+def test_position_tables_are_frozen_parameters():
+    model = random_model()
+    names = [n for n, p in model.named_parameters() if not p.requires_grad]
+    assert sorted(names) == ["context_encoder.position_table", "decoder.position_table",
+                             "notes_encoder.position_table"]
+
+
+def test_too_long_inputs_are_refused():
+    model = random_model()
+    with pytest.raises(ValueError, match="position table"):
+        model.encode(torch.ones(1, 2049, dtype=torch.long))
