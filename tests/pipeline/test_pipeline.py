@@ -1,0 +1,216 @@
+"""Whole-file synthesis with a tiny random model: lengths, context chaining, batching, streaming,
+determinism, atomic outputs under interruption, and user errors."""
+
+from __future__ import annotations
+
+import os
+import signal
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from specdiff.audio import scale_mel
+from specdiff.errors import SpecdiffError
+from specdiff.models import SpectrogramDiffusion, model_config
+from specdiff.pipeline import generate_mels, synthesize, synthesize_to_file
+from specdiff.vocoders import GriffinLim, SoundStreamOnnx, Vocoder
+
+# (channel, program, pitch, velocity, start s, end s): piano, strings, drums; ends at 11.0 s.
+NOTES = [(0, 0, 60 + k % 12, 100, 0.5 * k, 0.5 * k + 0.8) for k in range(20)] + [
+    (1, 48, 67, 90, 2.0, 11.0), (9, 0, 36, 100, 1.0, 1.1), (9, 0, 38, 100, 6.0, 6.1)]
+END = 11.0
+
+
+def _vlq(value: int) -> bytes:
+    out = [value & 0x7F]
+    value >>= 7
+    while value:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    return bytes(reversed(out))
+
+
+def write_midi(path: Path, notes=NOTES) -> Path:
+    """Format-0 MIDI at 120 bpm, 480 ticks per beat (so 960 ticks per second)."""
+    events = [(0, 0, bytes([0xC0 | ch, prog])) for ch, prog in sorted({n[:2] for n in notes})]
+    for ch, _, pitch, velocity, start, end in notes:
+        events.append((round(start * 960), 2, bytes([0x90 | ch, pitch, velocity])))
+        events.append((round(end * 960), 1, bytes([0x80 | ch, pitch, 0])))
+    track, last = b"\x00\xff\x51\x03" + (500000).to_bytes(3, "big"), 0
+    for tick, _, data in sorted(events, key=lambda e: e[:2]):
+        track += _vlq(tick - last) + data
+        last = tick
+    track += b"\x00\xff\x2f\x00"
+    path.write_bytes(b"MThd" + struct.pack(">IHHH", 6, 0, 1, 480) + b"MTrk"
+                     + struct.pack(">I", len(track)) + track)
+    return path
+
+
+@pytest.fixture(scope="module")
+def midi(tmp_path_factory) -> Path:
+    return write_midi(tmp_path_factory.mktemp("midi") / "song.mid")
+
+
+def tiny(has_context: bool = True) -> SpectrogramDiffusion:
+    torch.manual_seed(0)
+    return SpectrogramDiffusion(model_config("tiny", has_context=has_context)).eval()
+
+
+FAST = dict(steps=2, vocoder=GriffinLim(n_iter=2), progress=False)
+EXPECTED = round((END + 1.0) * 16000)  # 3 segments (15.36 s) trimmed to the end + 1 s release
+
+
+class Spy:
+    """Record the arguments of ``model.encode`` without changing what it does."""
+
+    def __init__(self, model: SpectrogramDiffusion):
+        self.calls: list[tuple[torch.Tensor, torch.Tensor | None]] = []
+        original = model.encode
+
+        def encode(tokens, context=None, *args, **kwargs):
+            self.calls.append((tokens.clone(), None if context is None else context.clone()))
+            return original(tokens, context, *args, **kwargs)
+
+        model.encode = encode  # type: ignore[method-assign]
+
+
+def test_length_finite_and_deterministic(midi):
+    model = tiny()
+    audio, rate = synthesize(midi, model, seed=3, **FAST)
+    assert rate == 16000 and audio.dtype == np.float32
+    assert audio.shape == (EXPECTED,) and np.isfinite(audio).all() and np.abs(audio).max() > 0
+    again, _ = synthesize(midi, model, seed=3, **FAST)
+    np.testing.assert_array_equal(audio, again)
+    other, _ = synthesize(midi, model, seed=4, **FAST)
+    assert not np.array_equal(audio, other)
+
+
+def test_context_is_the_previous_generated_segment(midi):
+    from specdiff.codec import read_midi, tokenize_notes
+
+    model = tiny()
+    spy = Spy(model)
+    segments = tokenize_notes(read_midi(midi))
+    assert len(segments) == 3
+    mels = list(generate_mels(model, segments, steps=2, progress=False))
+    assert [m.shape for m in mels] == [(256, 128)] * 3
+    assert [tokens.shape[0] for tokens, _ in spy.calls] == [1, 1, 1]
+    assert spy.calls[0][1] is None  # first segment: context masked
+    for k in (1, 2):
+        torch.testing.assert_close(spy.calls[k][1][0], scale_mel(mels[k - 1]), rtol=0, atol=1e-5)
+
+
+def test_models_without_context_batch_segments(midi):
+    from specdiff.codec import read_midi, tokenize_notes
+
+    model = tiny(has_context=False)
+    spy = Spy(model)
+    segments = tokenize_notes(read_midi(midi))
+    mels = list(generate_mels(model, segments, steps=2, batch_size=2, progress=False))
+    assert len(mels) == 3
+    assert [tokens.shape[0] for tokens, _ in spy.calls] == [2, 1]
+    assert all(context is None for _, context in spy.calls)
+    audio, _ = synthesize(midi, model, seed=0, batch_size=2, **FAST)
+    assert audio.shape == (EXPECTED,)
+
+
+def test_to_file_with_mel_and_same_bytes(midi, tmp_path):
+    model = tiny()
+    result = synthesize_to_file(midi, tmp_path / "a.wav", model, save_mel=tmp_path / "a.npy",
+                                seed=1, **FAST)
+    assert result.num_samples == EXPECTED and result.num_segments == 3
+    audio, rate = sf.read(result.path, dtype="float32")
+    assert rate == 16000 and audio.shape == (EXPECTED,)
+    mel = np.load(tmp_path / "a.npy")
+    assert mel.shape == (3 * 256, 128) and mel.dtype == np.float32 and np.isfinite(mel).all()
+    expected, _ = synthesize(midi, model, seed=1, **FAST)
+    np.testing.assert_allclose(audio, np.clip(expected, -1, 1), atol=1.0 / 32768 + 1e-6)
+    synthesize_to_file(midi, tmp_path / "b.flac", model, seed=1, **FAST)
+    synthesize_to_file(midi, tmp_path / "c.wav", model, seed=1, **FAST)
+    assert (tmp_path / "c.wav").read_bytes() == (tmp_path / "a.wav").read_bytes()
+    assert sorted(os.listdir(tmp_path)) == ["a.npy", "a.wav", "b.flac", "c.wav"]
+
+
+def test_onnx_vocoder_from_the_model_folder(midi, tmp_path):
+    pytest.importorskip("onnx")
+    from specdiff.vocoders.testing import build_tiny_onnx_vocoder
+
+    model = tiny()
+    model.vocoder_path = build_tiny_onnx_vocoder(tmp_path / "melgan" / "model.onnx")
+    default, _ = synthesize(midi, model, steps=2, progress=False)
+    explicit, _ = synthesize(midi, model, steps=2, progress=False,
+                             vocoder=SoundStreamOnnx(model.vocoder_path))
+    assert default.shape == (EXPECTED,)
+    np.testing.assert_array_equal(default, explicit)
+
+
+class Interrupting(Vocoder):
+    """Griffin-Lim (2 iterations) that sends a signal to this process on its second call."""
+
+    def __init__(self, signum: int):
+        self.inner, self.signum, self.calls = GriffinLim(n_iter=2), signum, 0
+
+    def decode(self, mel: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        if self.calls == 2:
+            os.kill(os.getpid(), self.signum)
+        return self.inner.decode(mel)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_interrupted_synthesis_leaves_no_output(tmp_path, signum):
+    long_notes = [(0, 0, 60, 100, 2.0 * k, 2.0 * k + 1.0) for k in range(18)]  # 35 s, 7 segments
+    midi = write_midi(tmp_path / "long.mid", long_notes)
+    out = tmp_path / "out"
+    out.mkdir()
+    vocoder = Interrupting(signum)
+    with pytest.raises(KeyboardInterrupt):
+        synthesize_to_file(midi, out / "song.wav", tiny(), save_mel=out / "song.npy", steps=1,
+                           vocoder=vocoder, progress=False)
+    assert vocoder.calls == 2  # stopped mid-run, after some audio was written
+    assert os.listdir(out) == []
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL or signum == signal.SIGINT
+
+
+def test_audio_is_written_before_the_last_segment_is_generated(tmp_path):
+    long_notes = [(0, 0, 60, 100, 2.0 * k, 2.0 * k + 1.0) for k in range(18)]  # 7 segments
+    midi = write_midi(tmp_path / "long.mid", long_notes)
+    model = tiny()
+    spy = Spy(model)
+    generated_at_vocode = []
+
+    class Watch(Vocoder):
+        def decode(self, mel):
+            generated_at_vocode.append(len(spy.calls))
+            return GriffinLim(n_iter=1).decode(mel)
+
+    synthesize_to_file(midi, tmp_path / "o.wav", model, steps=1, vocoder=Watch(), progress=False)
+    assert len(spy.calls) == 7
+    assert generated_at_vocode[0] < 7  # streaming: the first chunk is vocoded early
+
+
+def test_user_errors(midi, tmp_path):
+    model = tiny()
+    with pytest.raises(SpecdiffError, match="no such file"):
+        synthesize(tmp_path / "missing.mid", model, **FAST)
+    bad = tmp_path / "bad.mid"
+    bad.write_bytes(b"not midi at all")
+    with pytest.raises(SpecdiffError, match="bad.mid"):
+        synthesize(bad, model, **FAST)
+    with pytest.raises(SpecdiffError, match="does not exist"):
+        synthesize_to_file(midi, tmp_path / "no" / "x.wav", model, **FAST)
+    with pytest.raises(SpecdiffError, match="unknown audio extension"):
+        synthesize_to_file(midi, tmp_path / "x.mp4", model, **FAST)
+    with pytest.raises(SpecdiffError, match="unknown"):
+        synthesize(midi, model, steps=2, vocoder="wavenet", progress=False)
+    with pytest.raises(SpecdiffError, match="no model given"):
+        synthesize(midi, None, **FAST)
+    with pytest.raises(SpecdiffError, match="no notes to synthesize"):
+        synthesize(write_midi(tmp_path / "empty.mid", []), model, **FAST)
+    with pytest.raises(SpecdiffError, match="expected a .npy"):
+        synthesize_to_file(midi, tmp_path / "x.wav", model, save_mel=tmp_path / "m.txt", **FAST)
+    assert sorted(os.listdir(tmp_path)) == ["bad.mid", "empty.mid"]
