@@ -17,6 +17,7 @@ COMMANDS = [
     "specdiff.commands.eval",
     "specdiff.commands.render",
     "specdiff.commands.clean_urmp_midi",
+    "specdiff.commands.midi_sources",
     "specdiff.commands.demo",
     "specdiff.commands.convert",
 ]

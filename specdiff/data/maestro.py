@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from specdiff.data.example import Example, normalize_split, require_dir, wanted
-from specdiff.data.midi import read_midi_tracks
-from specdiff.data.notes import concat_notes, set_program
+from specdiff.data.midi import read_midi_notes
+from specdiff.data.notes import set_program
 from specdiff.errors import SpecdiffError
 
 NAME = "maestro"
@@ -51,5 +51,4 @@ def examples(root: str | Path, splits: Collection[str] | None = None) -> list[Ex
 
 def load_notes(example: Example) -> np.ndarray:
     """All notes of the MIDI on program 0 (sustain pedal applied)."""
-    tracks = read_midi_tracks(example.notes[0])
-    return concat_notes([set_program(t.notes, PROGRAM) for t in tracks])
+    return set_program(read_midi_notes(example.notes[0]), PROGRAM)

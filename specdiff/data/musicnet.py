@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from specdiff.data.example import Example, require_dir, wanted
-from specdiff.data.midi import read_midi_tracks
-from specdiff.data.notes import NOTE_DTYPE, concat_notes, sort_notes
+from specdiff.data.midi import read_midi_notes
+from specdiff.data.notes import NOTE_DTYPE, sort_notes
 from specdiff.errors import SpecdiffError
 
 NAME = "musicnet"
@@ -68,4 +68,4 @@ def load_notes(example: Example) -> np.ndarray:
     source = Path(example.notes[0])
     if source.suffix == ".csv":
         return read_labels(source)
-    return concat_notes([t.notes for t in read_midi_tracks(source)])
+    return read_midi_notes(source)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 # One row per note. Times in seconds; program is the GM program 0..127 (ignored for drums).
@@ -55,22 +53,11 @@ def set_program(notes: np.ndarray, program: int, is_drum: bool = False) -> np.nd
     return out
 
 
-def read_midi_notes(path: str | Path) -> list[np.ndarray]:
-    """Read a MIDI file into one note array per track (sustain applied per track).
-
-    Parsing and sustain handling are the codec's (``specdiff.codec.read_midi``), so training
-    notes are prepared exactly like inference notes. Raises ``SpecdiffError`` naming the file.
-    """
-    from specdiff.data._codec_bridge import midi_tracks_to_notes
-
-    return midi_tracks_to_notes(Path(path))
-
-
 def concat_notes(parts: list[np.ndarray]) -> np.ndarray:
-    """Concatenate and sort note arrays."""
+    """Concatenate note arrays, keeping their order (part by part, like note-seq)."""
     if not parts:
         return np.zeros(0, NOTE_DTYPE)
-    return sort_notes(np.concatenate([np.asarray(p, NOTE_DTYPE) for p in parts]))
+    return np.concatenate([np.asarray(p, NOTE_DTYPE) for p in parts])
 
 
 def trim_overlapping(notes: np.ndarray) -> np.ndarray:

@@ -9,8 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from specdiff.data.example import Example, normalize_split, require_dir, wanted
-from specdiff.data.midi import read_midi_tracks
-from specdiff.data.notes import concat_notes
+from specdiff.data.midi import read_midi_notes
 from specdiff.errors import SpecdiffError
 
 NAME = "rendered"
@@ -49,4 +48,4 @@ def examples(root: str | Path, splits: Collection[str] | None = None,
 
 
 def load_notes(example: Example) -> np.ndarray:
-    return concat_notes([t.notes for t in read_midi_tracks(example.notes[0])])
+    return read_midi_notes(example.notes[0])

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from specdiff.data.example import Example, normalize_split, require_dir, wanted
-from specdiff.data.midi import read_midi_tracks
+from specdiff.data.midi import read_midi_notes
 from specdiff.data.notes import concat_notes, set_program, trim_overlapping
 from specdiff.errors import SpecdiffError
 
@@ -136,7 +136,6 @@ def load_notes(example: Example) -> np.ndarray:
     """Notes of the selected stems (sustain per stem), on their assigned programs, trimmed."""
     parts = []
     for midi, program in zip(example.notes, example.programs):
-        for track in read_midi_tracks(midi):
-            parts.append(set_program(track.notes, 0 if program == DRUMS else program,
-                                     is_drum=program == DRUMS))
+        parts.append(set_program(read_midi_notes(midi), 0 if program == DRUMS else program,
+                                 is_drum=program == DRUMS))
     return trim_overlapping(concat_notes(parts))

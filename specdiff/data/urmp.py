@@ -3,15 +3,15 @@ gets the program of the instrument code at its position in the folder name."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Collection
 from pathlib import Path
 
 import numpy as np
 
 from specdiff.data.example import Example, require_dir, wanted
-from specdiff.data.midi import read_midi_tracks
-from specdiff.data.midi_edit import open_midi, save_midi, set_programs, voices
-from specdiff.data.notes import concat_notes, set_program
+from specdiff.data.midi import read_midi_notes
+from specdiff.data.midi_edit import open_midi, set_programs, voices
 from specdiff.errors import SpecdiffError
 
 NAME = "urmp"
@@ -72,22 +72,31 @@ def examples(root: str | Path, splits: Collection[str] | None = None,
 
 
 def load_notes(example: Example) -> np.ndarray:
-    tracks = read_midi_tracks(example.notes[0])
+    """Notes of the cleaned MIDI, or of the raw score re-programmed in memory."""
     if not example.programs:  # cleaned MIDI: programs are in the file
-        return concat_notes([t.notes for t in tracks])
-    if len(tracks) != len(example.programs):
-        raise SpecdiffError(f"{example.notes[0]}: {len(tracks)} note tracks for "
-                            f"{len(example.programs)} instruments in the folder name")
-    return concat_notes([set_program(t.notes, p) for t, p in zip(tracks, example.programs)])
+        return read_midi_notes(example.notes[0])
+    return read_midi_notes(cleaned_bytes(example.notes[0], example.programs), example.notes[0])
 
 
-def clean_midi(source: str | Path, target: str | Path, programs: tuple[int, ...]) -> None:
-    """Write a copy of ``source`` where the i-th voice (track/channel with notes) plays
-    ``programs[i]``; every other message is copied as is. ``source`` is never modified."""
+def cleaned_bytes(source: str | Path, programs: tuple[int, ...]) -> bytes:
+    """``source`` as MIDI bytes where the i-th voice (track/channel with notes) plays
+    ``programs[i]``; every other message is copied as is."""
     midi = open_midi(source)
     found = voices(midi)
     if len(found) != len(programs):
         raise SpecdiffError(f"{source}: {len(found)} note tracks for "
                             f"{len(programs)} instruments in the folder name")
     set_programs(midi, {(t, c): p for (t, c, _), p in zip(found, programs)})
-    save_midi(midi, target)
+    buffer = io.BytesIO()
+    midi.save(file=buffer)
+    return buffer.getvalue()
+
+
+def clean_midi(source: str | Path, target: str | Path, programs: tuple[int, ...]) -> None:
+    """Write ``cleaned_bytes(source, programs)`` to ``target``; ``source`` is never modified."""
+    data = cleaned_bytes(source, programs)
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".partial")
+    partial.write_bytes(data)
+    partial.replace(target)
