@@ -105,8 +105,64 @@ def tokenize_notes(seq: NoteSequence, codec: CodecConfig = OFFICIAL_CODEC,
     bounds = np.searchsorted(ev.step, starts + [seg_steps * n_seg], side="left")
     bounds[-1] = len(ev.step)  # the last segment takes every remaining event
     ties = _tie_states(ev, [min(s, int(ev.step[-1])) for s in starts])
-    return [_segment(ev, int(bounds[k]), int(bounds[k + 1]), starts[k], ties[k], codec, name)
-            for k in range(n_seg)]
+    segments = _all_segments(ev, bounds, starts, ties, codec)
+    budget = codec.max_tokens - 1
+    for k, seg in enumerate(segments):
+        if seg is None or len(seg) > budget + 1:  # long shifts or over-long: the general path
+            segments[k] = _segment(ev, int(bounds[k]), int(bounds[k + 1]), starts[k], ties[k],
+                                   codec, name)
+    return segments
+
+
+def _all_segments(ev: EventArrays, bounds: np.ndarray, starts: list[int],
+                  ties: list[np.ndarray], codec: CodecConfig) -> list[np.ndarray | None]:
+    """Every segment at once (the common case of ``_segment`` without truncation, vectorized
+    over the whole file). A segment whose shifts exceed ``max_shift_steps`` comes back None."""
+    off = codec.offsets
+    n_seg = len(starts)
+    counts = np.diff(bounds)
+    seg = np.repeat(np.arange(n_seg), counts)  # (E,) segment of each event
+    seg_start = np.asarray(starts, dtype=np.int64)[seg]
+    step, kind = ev.step, ev.kind
+    first = np.zeros(len(step), dtype=bool)
+    first[bounds[:-1][counts > 0]] = True
+    prev = np.where(first, seg_start, np.concatenate([[0], step[:-1]]))
+    rel = step - seg_start
+    slots = np.empty((len(step), 4), dtype=np.int64)  # [shift, program, velocity, pitch|drum]
+    slots[:, 0] = off["shift"] + rel
+    slots[:, 1] = off["program"] + ev.program
+    slots[:, 2] = off["velocity"] + ev.vbin
+    slots[:, 3] = np.where(kind == _DRUM, off["drum"], off["pitch"]) + ev.pitch
+    mask = np.ones((len(step), 4), dtype=bool)
+    mask[:, 0] = step > prev
+    mask[:, 1] = kind != _DRUM
+    ev_tokens = slots[mask]
+    ev_counts = np.bincount(seg, weights=mask.sum(axis=1), minlength=n_seg).astype(np.int64)
+    # Interleave per segment: its tie section, then its event tokens.
+    ev_parts = np.split(ev_tokens, np.cumsum(ev_counts)[:-1])
+    parts = []
+    for keys, part in zip(ties, ev_parts):
+        tie = np.empty(2 * len(keys) + 1, dtype=np.int64)
+        tie[0:-1:2] = off["program"] + keys // 128
+        tie[1:-1:2] = off["pitch"] + keys % 128
+        tie[-1] = off["tie"]
+        parts += [tie, part]
+    raw = np.concatenate(parts)
+    lengths = np.array([len(p) for p in parts]).reshape(n_seg, 2).sum(axis=1)
+    seg_of = np.repeat(np.arange(n_seg), lengths)
+    keep = np.ones(len(raw), dtype=bool)
+    for name in ("program", "velocity"):  # drop a token equal to the previous of its type
+        where = np.flatnonzero((raw >= off[name]) & (raw < off[name] + codec.event_sizes[name]))
+        same = (raw[where[1:]] == raw[where[:-1]]) & (seg_of[where[1:]] == seg_of[where[:-1]])
+        keep[where[1:][same]] = False
+    ids = raw[keep] + codec.num_special
+    kept = np.bincount(seg_of[keep], minlength=n_seg)
+    out: list[np.ndarray | None] = [np.append(p, codec.eos_id)
+                                    for p in np.split(ids, np.cumsum(kept)[:-1])]
+    if len(rel) and int(rel.max()) > codec.max_shift_steps:
+        for k in np.unique(seg[rel > codec.max_shift_steps]):
+            out[k] = None
+    return out
 
 
 def tokenize_window(seq: NoteSequence, start_frame: int, num_frames: int = 256,
@@ -152,15 +208,18 @@ def _tie_states(ev: EventArrays, boundaries: list[int]) -> list[np.ndarray]:
     melodic = ev.kind != _DRUM
     keys = ev.program * 128 + ev.pitch
     ends = np.searchsorted(ev.step, boundaries, side="left")
-    out, done = [], 0
+    touched = np.zeros(0, dtype=np.int64)  # sorted keys seen so far
+    out, done, active = [], 0, touched
     for end in ends:
         if end > done:
             sel = melodic[done:end]
             k, b = keys[done:end][sel], ev.vbin[done:end][sel]
             uniq, last = np.unique(k[::-1], return_index=True)  # last event per key wins
             state[uniq] = b[::-1][last]
+            touched = np.union1d(touched, uniq)
+            active = touched[state[touched] > 0]
             done = end
-        out.append(np.flatnonzero(state))
+        out.append(active)
     return out
 
 

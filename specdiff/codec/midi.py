@@ -42,7 +42,7 @@ class _Instrument:
     def __init__(self, program: int, is_drum: bool):
         self.program = program
         self.is_drum = is_drum
-        self.notes: list[tuple[int, int, int, int]] = []  # (start tick, end tick, pitch, velocity)
+        self.notes: list[int] = []  # flat: start tick, end tick, pitch, velocity, start, ...
         self.sustain: list[tuple[int, int]] = []  # CC64 (tick, value); may be shared
 
 
@@ -179,13 +179,14 @@ def _read_track(data: bytes, pos: int, end: int, index: int,
                     if opened[0][0] != tick:
                         inst = by_key.get((programs[channel], channel)) or _new_instrument(
                             programs[channel], channel, by_key, stragglers, instruments)
-                        inst.notes.append((opened[0][0], tick, d1, opened[0][1]))
+                        inst.notes += (opened[0][0], tick, d1, opened[0][1])
                     continue
                 close = [n for n in opened if n[0] != tick]
                 if close:
                     inst = by_key.get((programs[channel], channel)) or _new_instrument(
                         programs[channel], channel, by_key, stragglers, instruments)
-                    inst.notes.extend((start, tick, d1, velocity) for start, velocity in close)
+                    for start, velocity in close:
+                        inst.notes += (start, tick, d1, velocity)
                     keep = [n for n in opened if n[0] == tick]
                     if keep:  # note-ons on this very tick stay open
                         open_notes[channel << 7 | d1] = keep
@@ -264,8 +265,9 @@ def _tick_to_time_fn(tempos: list[tuple[int, int]], division: int, name: str):
 
 
 def _to_sequence(instruments: list[_Instrument], to_seconds, sustain: bool) -> NoteSequence:
-    counts = [len(inst.notes) for inst in instruments]
-    rows = [n for inst in instruments for n in inst.notes]
+    counts = [len(inst.notes) // 4 for inst in instruments]
+    rows = [n for inst in instruments for n in inst.notes] if len(instruments) > 1 else (
+        instruments[0].notes if instruments else [])
     ticks = np.array(rows, dtype=np.int64).reshape(-1, 4)
     instrument = np.repeat(np.arange(len(instruments), dtype=np.int64), counts)
     start = to_seconds(ticks[:, 0])
