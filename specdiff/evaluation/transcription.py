@@ -118,26 +118,7 @@ class BasicPitchTranscriber:
                 melodia_trick=True, midi_tempo=120,
             )  # fmt: skip
         notes = np.array([[s, e, p] for s, e, p, *_ in events], np.float64).reshape(-1, 3)
-        return notes[np.lexsort((notes[:, 2], notes[:, 0]))]
-
-
-def _midi_notes(path: Path) -> list[tuple[float, float, int, bool]]:
-    """(start s, end s, pitch, is_drum) of every note, via ``specdiff.codec.read_midi``."""
-    try:
-        from specdiff.codec import read_midi
-    except ImportError:  # codec not available: parse with symusic directly (no sustain pedal)
-        read_midi = None
-    if read_midi is not None:
-        return [(n.start, n.end, n.pitch, n.is_drum) for n in read_midi(path).notes]
-    import symusic
-
-    if not path.is_file():
-        raise SpecdiffError(f"{path}: MIDI file not found")
-    try:
-        score = symusic.Score(str(path), ttype="second")
-    except Exception as error:
-        raise SpecdiffError(f"{path}: not a readable MIDI file ({error})") from None
-    return [(n.time, n.end, n.pitch, t.is_drum) for t in score.tracks for n in t.notes]
+        return notes[np.lexsort((notes[:, 1], notes[:, 2], notes[:, 0]))]  # by onset, pitch, offset
 
 
 def midi_reference_notes(path: str | Path, duration: float | None = None) -> np.ndarray:
@@ -147,11 +128,14 @@ def midi_reference_notes(path: str | Path, duration: float | None = None) -> np.
         duration: when given, notes starting at or after it are dropped (audio that covers only
             the first ``duration`` seconds of the MIDI).
     """
-    rows = [[s, e, p] for s, e, p, is_drum in _midi_notes(Path(path)) if not is_drum]
-    notes = np.array(rows, np.float64).reshape(-1, 3)
+    from specdiff.codec import read_midi
+
+    seq = read_midi(path)  # note-seq semantics: sustain pedal applied
+    keep = ~seq.is_drum
+    notes = np.stack([seq.start[keep], seq.end[keep], seq.pitch[keep].astype(np.float64)], -1)
     if duration is not None:
         notes = notes[notes[:, 0] < duration]
-    return notes[np.lexsort((notes[:, 2], notes[:, 0]))]
+    return notes[np.lexsort((notes[:, 1], notes[:, 2], notes[:, 0]))]  # by onset, pitch, offset
 
 
 def note_scores(reference: np.ndarray, estimate: np.ndarray) -> dict[str, float]:

@@ -56,3 +56,18 @@ def test_note_scores_edge_cases():
     assert scores["onset_f1"] == 1.0 and scores["onset_offset_f1"] == 0.0
     assert note_scores(ref, np.zeros((0, 3)))["onset_f1"] == 0.0
     assert np.isnan(note_scores(np.zeros((0, 3)), ref)["onset_f1"])
+
+
+def test_same_notes_as_basic_pitch_own_predict(rendered, transcriber):
+    """Our onnxruntime windowing reproduces ``basic_pitch.inference.predict`` exactly."""
+    import librosa
+    from basic_pitch.inference import Model, predict
+
+    from specdiff.evaluation.transcription import basic_pitch_model_path
+
+    _, wav, _ = rendered["song_b"]
+    _, _, events = predict(wav, Model(basic_pitch_model_path()))
+    theirs = np.array([[s, e, p] for s, e, p, *_ in events])
+    theirs = theirs[np.lexsort((theirs[:, 1], theirs[:, 2], theirs[:, 0]))]
+    audio, _ = librosa.load(wav, sr=22050, mono=True)  # predict's own loading
+    np.testing.assert_array_equal(transcriber.transcribe(audio, 22050), theirs)
