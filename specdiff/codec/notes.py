@@ -20,9 +20,12 @@ class Note:
     is_drum: bool
 
 
-@dataclass(frozen=True, eq=False)
 class NoteSequence:
     """Notes as parallel arrays, all of shape ``(N,)``, in the order the MIDI reader made them.
+
+    Build it from arrays (``NoteSequence(start, end, pitch, velocity, program, is_drum,
+    total_time=None, instrument=None)``) or from notes (``NoteSequence(notes=[Note, ...],
+    total_time=None)``); ``total_time`` defaults to the largest end (0 if empty).
 
     The order matters for exactness: it is note-seq's order (instrument by instrument, notes in
     the order their note-offs were read), which decides ties between equal sort keys.
@@ -36,48 +39,50 @@ class NoteSequence:
             instrument.
     """
 
-    start: np.ndarray
-    end: np.ndarray
-    pitch: np.ndarray
-    velocity: np.ndarray
-    program: np.ndarray
-    is_drum: np.ndarray
-    total_time: float
-    instrument: np.ndarray
+    __slots__ = ("start", "end", "pitch", "velocity", "program", "is_drum", "total_time",
+                 "instrument")
 
-    def __post_init__(self) -> None:
-        n = len(self.start)
+    def __init__(self, start=None, end=None, pitch=None, velocity=None, program=None,
+                 is_drum=None, total_time: float | None = None, instrument=None, *,
+                 notes: Iterable[Note] | None = None) -> None:
+        if notes is not None:
+            if start is not None:
+                raise TypeError("NoteSequence: give either notes= or arrays, not both")
+            notes = list(notes)
+            start, end = [n.start for n in notes], [n.end for n in notes]
+            pitch, velocity = [n.pitch for n in notes], [n.velocity for n in notes]
+            program, is_drum = [n.program for n in notes], [n.is_drum for n in notes]
+        start = np.asarray([] if start is None else start, dtype=np.float64).reshape(-1)
+        n = len(start)
+        self.start = start
+        self.end = np.asarray([] if end is None else end, dtype=np.float64).reshape(-1)
+        self.pitch = _ints(pitch, n)
+        self.velocity = _ints(velocity, n)
+        self.program = _ints(program, n)
+        self.is_drum = np.zeros(n, dtype=bool) if is_drum is None else np.asarray(
+            is_drum, dtype=bool).reshape(-1)
+        self.instrument = _ints(instrument, n)
+        if total_time is None:
+            total_time = float(self.end.max()) if len(self.end) else 0.0
+        self.total_time = float(total_time)
         for field in ("end", "pitch", "velocity", "program", "is_drum", "instrument"):
             if len(getattr(self, field)) != n:
                 raise ValueError(f"NoteSequence.{field} has length {len(getattr(self, field))}, "
                                  f"expected {n}")
 
+    def __repr__(self) -> str:
+        return f"NoteSequence({len(self)} notes, total_time={self.total_time:.3f} s)"
+
     @classmethod
     def from_arrays(cls, start, end, pitch, velocity, program, is_drum,
                     total_time: float | None = None, instrument=None) -> NoteSequence:
         """Build from array-likes; ``total_time`` defaults to the largest end (0 if empty)."""
-        start = np.asarray(start, dtype=np.float64).reshape(-1)
-        end = np.asarray(end, dtype=np.float64).reshape(-1)
-        if total_time is None:
-            total_time = float(end.max()) if len(end) else 0.0
-        if instrument is None:
-            instrument = np.zeros(len(start), dtype=np.int64)
-        return cls(start=start, end=end,
-                   pitch=np.asarray(pitch, dtype=np.int64).reshape(-1),
-                   velocity=np.asarray(velocity, dtype=np.int64).reshape(-1),
-                   program=np.asarray(program, dtype=np.int64).reshape(-1),
-                   is_drum=np.asarray(is_drum, dtype=bool).reshape(-1),
-                   total_time=float(total_time),
-                   instrument=np.asarray(instrument, dtype=np.int64).reshape(-1))
+        return cls(start, end, pitch, velocity, program, is_drum, total_time, instrument)
 
     @classmethod
     def from_notes(cls, notes: Iterable[Note], total_time: float | None = None) -> NoteSequence:
         """Build from ``Note`` objects; ``total_time`` defaults to the largest end."""
-        notes = list(notes)
-        return cls.from_arrays([n.start for n in notes], [n.end for n in notes],
-                               [n.pitch for n in notes], [n.velocity for n in notes],
-                               [n.program for n in notes], [n.is_drum for n in notes],
-                               total_time=total_time)
+        return cls(notes=notes, total_time=total_time)
 
     @property
     def notes(self) -> list[Note]:
@@ -93,3 +98,9 @@ class NoteSequence:
         return NoteSequence(self.start[mask], self.end[mask], self.pitch[mask],
                             self.velocity[mask], self.program[mask], self.is_drum[mask],
                             self.total_time, self.instrument[mask])
+
+
+def _ints(values, n: int) -> np.ndarray:
+    if values is None:
+        return np.zeros(n, dtype=np.int64)
+    return np.asarray(values, dtype=np.int64).reshape(-1)

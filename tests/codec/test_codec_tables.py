@@ -91,3 +91,12 @@ def test_no_notes_gives_no_segments():
     empty = NoteSequence.from_notes([])
     assert tokenize_notes(empty) == [] and tokenize_notes(empty, PORT_CODEC) == []
     assert pad_segments([]).shape == (0, 2048)
+
+
+def test_note_sequence_constructors_agree():
+    notes = [Note(0.5, 1.0, 60, 90, 41, False), Note(0.0, 0.1, 36, 100, 0, True)]
+    a = NoteSequence(notes=notes)
+    b = NoteSequence.from_arrays([0.5, 0.0], [1.0, 0.1], [60, 36], [90, 100], [41, 0],
+                                 [False, True])
+    assert a.notes == b.notes == notes and a.total_time == b.total_time == 1.0
+    assert len(NoteSequence()) == 0 and NoteSequence(notes=[], total_time=3.0).total_time == 3.0
