@@ -29,7 +29,9 @@ NAMES = sorted(GOLDEN)
 
 def _path(name: str) -> Path:
     """Golden keys: a file in tests/fixtures/codec/midi, or ``examples/<name>``."""
-    return ROOT / f"{name}.mid" if name.startswith("examples/") else FIXTURES / "midi" / f"{name}.mid"
+    if name.startswith("examples/"):
+        return ROOT / f"{name}.mid"
+    return FIXTURES / "midi" / f"{name}.mid"
 
 
 def _ours(name: str, codec, program_map: bool) -> list[list[int]]:
@@ -84,7 +86,8 @@ def test_notes_match_note_seq_exactly(name):
     np.testing.assert_array_equal(seq.start, cols[:, 0])  # bit-exact seconds
     np.testing.assert_array_equal(seq.end, cols[:, 1])
     for i, field in enumerate(["pitch", "velocity", "program", "is_drum", "instrument"], 2):
-        np.testing.assert_array_equal(getattr(seq, field), cols[:, i].astype(getattr(seq, field).dtype))
+        ours = getattr(seq, field)
+        np.testing.assert_array_equal(ours, cols[:, i].astype(ours.dtype))
 
 
 def test_golden_set_covers_the_issue_cases():

@@ -4,7 +4,8 @@
 
 1. Builds the MIDI set with ``tests/reference/codec_midis.py`` (run by ``--venv-python``, which
    needs music21 and Debian's mma) into ``tests/fixtures/codec/midi/``.
-2. For every file there and in ``examples/`` (keyed ``examples/<name>``) records, in ``tests/fixtures/codec/golden.json``:
+2. For every file there and in ``examples/`` (keyed ``examples/<name>``) records, in
+   ``tests/fixtures/codec/golden.json``:
    * ``official``: diffusers ``MidiProcessor()(path)`` ids, unpadded (EOS kept);
    * ``raw_programs``: the same chain without the Slakh program map (the ``MidiProcessor`` body
      with its program-mapping loop removed; every other call is the diffusers/note-seq function);
