@@ -13,6 +13,7 @@ from specdiff.errors import SpecdiffError
 # Subcommand modules, in the order `specdiff --help` lists them. Each module defines
 # `register(subparsers)`, which adds its parser and sets `func(args) -> int | None` as default.
 COMMANDS = [
+    "specdiff.commands.synth",
     "specdiff.commands.tokenize",
     "specdiff.commands.eval",
     "specdiff.commands.render",

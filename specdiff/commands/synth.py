@@ -1,0 +1,102 @@
+"""``specdiff synth IN.mid -o OUT.wav``: synthesize a whole MIDI file with a diffusion model."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "synth", help="synthesize a MIDI file to audio (WAV or FLAC)",
+        description="Synthesize a whole MIDI file: 5.12 s segments generated in order (each "
+                    "conditioned on the previous one when the model has a context encoder), "
+                    "vocoded and written as they finish. Outputs are written atomically: an "
+                    "interrupted run leaves no file under the output names.")
+    parser.add_argument("midi", metavar="IN.mid", help="MIDI file")
+    parser.add_argument("-o", "--output", required=True, metavar="OUT.wav",
+                        help="audio file; the format comes from the extension (.wav, .flac)")
+    parser.add_argument("--model", default=None,
+                        help="a specdiff .safetensors file, a diffusers-layout folder or a hub id "
+                             "(default: the built-in model)")
+    parser.add_argument("--sampler", default=None,
+                        help="ddpm, ddim, dpmpp_2m or ddpm_discrete (default: dpmpp_2m)")
+    parser.add_argument("--steps", type=int, default=None,
+                        help="network evaluations per segment (default: the sampler's)")
+    parser.add_argument("--guidance", type=float, default=None,
+                        help="classifier-free guidance weight, 1 = none (default: 2.0)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    parser.add_argument("--vocoder", default=None,
+                        help="griffin-lim, a SoundStream .onnx file or a folder with "
+                             "melgan/model.onnx (default: the model folder's melgan/model.onnx "
+                             "if any, else griffin-lim)")
+    parser.add_argument("--device", default=None, help="torch device, e.g. cpu or cuda")
+    parser.add_argument("--batch-size", type=int, default=8,
+                        help="segments generated together by models without context (default 8)")
+    parser.add_argument("--save-mel", default=None, metavar="FILE.npy",
+                        help="also save the generated log-mel, (segments x 256, 128) float32")
+    parser.add_argument("--plot", default=None, metavar="FILE.png",
+                        help="also draw the generated spectrogram above the input piano roll")
+    parser.add_argument("--no-progress", action="store_true",
+                        help="no progress bar (it is shown only on a terminal anyway)")
+    parser.set_defaults(func=run)
+
+
+def _check_choices(args: argparse.Namespace) -> None:
+    from specdiff.diffusion import SAMPLERS
+    from specdiff.errors import SpecdiffError
+
+    if args.sampler is not None and args.sampler not in SAMPLERS:
+        raise SpecdiffError(f"--sampler {args.sampler}: expected one of {', '.join(SAMPLERS)}")
+    if args.steps is not None and args.steps < 1:
+        raise SpecdiffError(f"--steps {args.steps}: expected a positive number")
+    if args.batch_size < 1:
+        raise SpecdiffError(f"--batch-size {args.batch_size}: expected a positive number")
+    if args.plot is not None:
+        from pathlib import Path
+
+        if not args.plot.lower().endswith(".png"):
+            raise SpecdiffError(f"{args.plot}: the plot is a PNG; expected a .png file name")
+        if not Path(args.plot).resolve().parent.is_dir():
+            raise SpecdiffError(f"{args.plot}: cannot write, its directory does not exist")
+
+
+def _plot(notes, mel_path, num_samples: int, path: str) -> None:
+    import math
+
+    import numpy as np
+
+    from specdiff.audio import HOP_LENGTH, atomic_path
+    from specdiff.demo.figure import render_figure
+
+    mel = np.load(mel_path, mmap_mode="r")[: math.ceil(num_samples / HOP_LENGTH)]
+    with atomic_path(path) as tmp:
+        render_figure(notes, np.asarray(mel), tmp)
+
+
+def run(args: argparse.Namespace) -> int:
+    import sys
+    import tempfile
+    import warnings
+    from pathlib import Path
+
+    from specdiff.pipeline import load_notes, synthesize_to_file
+
+    _check_choices(args)
+    options = {name: getattr(args, name) for name in ("sampler", "steps", "guidance")
+               if getattr(args, name) is not None}
+    with tempfile.TemporaryDirectory(prefix="specdiff-synth-") as tmp:
+        mel_path = args.save_mel
+        if mel_path is None and args.plot is not None:
+            mel_path = str(Path(tmp) / "mel.npy")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = synthesize_to_file(
+                args.midi, args.output, args.model, save_mel=mel_path, vocoder=args.vocoder,
+                seed=args.seed, device=args.device, batch_size=args.batch_size,
+                progress=False if args.no_progress else None, **options)
+        for warning in caught:
+            print(f"specdiff synth: warning: {warning.message}", file=sys.stderr)
+        if args.plot is not None:
+            _plot(load_notes(args.midi), result.mel_path, result.num_samples, args.plot)
+    print(f"wrote {result.path} ({result.seconds:.2f} s, {result.num_segments} segments)")
+    return 0
