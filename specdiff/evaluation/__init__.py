@@ -4,7 +4,7 @@ Heavy optional pieces (VGGish weights, TRILL/TensorFlow, basic-pitch/onnxruntime
 only when their classes are constructed; importing this package downloads nothing.
 """
 
-from specdiff.evaluation.cache import EvalCache, content_hash
+from specdiff.evaluation.cache import EvalCache, content_hash, key_of
 from specdiff.evaluation.embeddings import (
     EMBEDDING_SAMPLE_RATE,
     Embedder,
@@ -55,6 +55,7 @@ __all__ = [
     "frechet_audio_distance",
     "frechet_distance",
     "gaussian_stats",
+    "key_of",
     "list_files",
     "log_mel_l1",
     "midi_reference_notes",

@@ -26,6 +26,15 @@ def content_hash(path: str | os.PathLike) -> str:
     return h.hexdigest()[:32]
 
 
+def key_of(*parts: str | bytes | os.PathLike) -> str:
+    """A cache key from several parts (e.g. checkpoint hash, MIDI hash, sampler settings)."""
+    h = hashlib.sha256()
+    for part in parts:
+        data = part if isinstance(part, bytes) else os.fspath(part).encode()
+        h.update(len(data).to_bytes(8, "little") + data)
+    return h.hexdigest()[:32]
+
+
 def _safe(part: str) -> str:
     return "".join(c if c.isalnum() or c in "-_.+" else "_" for c in part)
 
@@ -91,6 +100,28 @@ class EvalCache:
             return
         data = json.dumps(value).encode()
         self._write(self._path(kind, key, ".json"), lambda f: f.write(data))
+
+    def ensure_file(self, kind: str, key: str, suffix: str, make) -> Path:
+        """``root/<kind>/<key><suffix>``, created by ``make(tmp_path)`` only when missing.
+
+        For generated audio: ``make`` writes the file (e.g. synthesizes a test song) to the
+        temporary path it is given, which is then renamed into place, so an interrupted run
+        never leaves a partial file. Needs a cache with a root folder.
+        """
+        if self.root is None:
+            raise ValueError("ensure_file needs an EvalCache with a root folder")
+        path = self._path(kind, key, suffix)
+        if path.is_file():
+            return path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=suffix)
+        os.close(fd)
+        try:
+            make(Path(tmp))
+            os.replace(tmp, path)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+        return path
 
     def count(self, kind: str) -> int:
         """Number of stored entries of one kind (for tests and progress messages)."""

@@ -29,7 +29,8 @@ def _fmt(value) -> str:
         return "–"
     if isinstance(value, int):
         return str(value)
-    return f"{value:.3f}" if abs(value) < 100 else f"{value:.1f}"
+    digits = 3 if abs(value) < 100 else 1
+    return f"{round(value, digits) + 0.0:.{digits}f}"  # + 0.0: no "-0.000" for float noise
 
 
 @dataclass
