@@ -114,39 +114,41 @@ def build_app(
     def on_sampler(name: str) -> Any:
         return gr.Slider(value=min(samplers.get(name, 1), limits.max_steps))
 
-    def on_render(state: dict | None, sampler: str, steps: float, guidance: float, seed: float,
-                  *assigned: Any,
-                  progress: Any = gr.Progress(track_tqdm=True)) -> list[Any]:
-        if not state:
+    def on_render(values: dict, progress: Any = gr.Progress(track_tqdm=True)) -> list[Any]:
+        # Inputs come as one {component: value} dict (a set of inputs), so that `progress` stays
+        # positional: gradio mirrors the pipeline's tqdm bar only for a positional Progress.
+        current = values[state]
+        name, n_steps, weight = values[sampler], int(values[steps]), float(values[guidance])
+        seed_value = int(values[seed] or 0)
+        if not current:
             return [None, None, None, "**Error:** upload a MIDI file (or pick an example) first."]
         try:
-            if not 1 <= int(steps) <= limits.max_steps:
-                raise SpecdiffError(f"steps: expected 1..{limits.max_steps}, got {steps}")
-            progress(0.0, desc="Preparing notes")
-            sequence = state["sequence"]
-            mapping = {old: int(new) for old, new in zip(state["keys"], assigned) if new is not None}
-            sequence = reassign_instruments(sequence, mapping)
-            progress(0.05, desc="Synthesizing")
-            settings = RenderSettings(sampler=sampler, steps=int(steps), guidance=float(guidance),
-                                      seed=int(seed), vocoder=vocoder, device=device)
+            if not 1 <= n_steps <= limits.max_steps:
+                raise SpecdiffError(f"steps: expected 1..{limits.max_steps}, got {n_steps}")
+            assigned = [values[menu] for menu in menus]
+            mapping = {old: int(new) for old, new in zip(current["keys"], assigned)
+                       if new is not None}
+            sequence = reassign_instruments(current["sequence"], mapping)
+            settings = RenderSettings(sampler=name, steps=n_steps, guidance=weight,
+                                      seed=seed_value, vocoder=vocoder, device=device)
             out = dirs.new()
             result = synthesize_notes(sequence, model, settings, out)
-            progress(0.95, desc="Drawing the figure")
+            progress(0.99, desc="Drawing the figure")
             from specdiff.audio import save_audio
             from specdiff.demo.figure import render_figure
 
-            wav = result.wav
             flac = save_audio(out / "specdiff.flac", result.audio, result.sample_rate)
             png = render_figure(sequence, result.mel, out / "figure.png")
         except SpecdiffError as error:
             return [None, None, None, f"**Error:** {error}"]
-        changed = [f"{instrument_name(o)} → {instrument_name(n)}" for o, n in mapping.items() if o != n]
+        changed = [f"{instrument_name(o)} → {instrument_name(n)}" for o, n in mapping.items()
+                   if o != n]
         seconds = len(result.audio) / result.sample_rate
-        status = (f"Rendered {seconds:.1f} s of audio ({sampler}, {int(steps)} steps, "
-                  f"guidance {float(guidance):g}, seed {int(seed)}).")
+        status = (f"Rendered {seconds:.1f} s of audio ({name}, {n_steps} steps, "
+                  f"guidance {weight:g}, seed {seed_value}).")
         if changed:
             status += " Re-assigned: " + ", ".join(changed) + "."
-        return [str(wav), [str(wav), str(flac)], str(png), status]
+        return [str(result.wav), [str(result.wav), str(flac)], str(png), status]
 
     with gr.Blocks(title="specdiff studio", analytics_enabled=False,
                    delete_cache=(3600, 3600)) as app:
@@ -191,7 +193,7 @@ def build_app(
         upload.change(on_upload, inputs=[upload], outputs=[status, table, state, *menus],
                       concurrency_limit=4, concurrency_id="upload")
         sampler.change(on_sampler, inputs=[sampler], outputs=[steps], queue=False)
-        render.click(on_render, inputs=[state, sampler, steps, guidance, seed, *menus],
+        render.click(on_render, inputs={state, sampler, steps, guidance, seed, *menus},
                      outputs=[audio, downloads, figure, status], concurrency_limit=1,
                      concurrency_id="render", api_name="render")
     app.queue(default_concurrency_limit=1, max_size=limits.max_queue)
