@@ -202,6 +202,55 @@ def edge_cases() -> dict[str, bytes]:
     return out
 
 
+def random_files(seeds=range(8)) -> dict[str, bytes]:
+    """Seeded random but valid files: overlapping notes, stray note-offs, pedals, program
+    changes, pitch bends, tempo events in any track, running status (a differential stress set;
+    400 such files were compared against the reference during development, all identical)."""
+    import random
+
+    out = {}
+    for seed in seeds:
+        r = random.Random(seed)
+        t0 = [tempo(0, r.choice([500000, 400000, 600000, 750000]))]
+        tick = 0
+        for _ in range(r.randint(0, 4)):
+            tick += r.randint(1, 4000)
+            t0.append(tempo(tick, r.randint(200000, 1200000)))
+        tracks = []
+        for ti in range(r.randint(1, 4)):
+            ev, tick = [], 0
+            chans = r.sample([0, 1, 2, 9, 5], r.randint(1, 3))
+            for _ in range(r.randint(0, 120)):
+                tick += r.choice([0, 0, 1, 5, 10, 30, 100, 240, 480])
+                ch, x = r.choice(chans), r.random()
+                p = r.choice([60, 61, 62, 64, 36, 38, 42])
+                if x < 0.4:
+                    ev.append(on(tick, ch, p, r.randint(1, 127)))
+                elif x < 0.75:
+                    ev.append(off(tick, ch, p, zero_on=r.random() < 0.5))
+                elif x < 0.83:
+                    ev.append(cc(tick, ch, 64, r.choice([0, 63, 64, 127])))
+                elif x < 0.88:
+                    ev.append(prog(tick, ch, r.randint(0, 127)))
+                elif x < 0.92:
+                    ev.append(bend(tick, ch))
+                elif x < 0.95:
+                    ev.append(cc(tick, ch, 7, 100))
+                elif x < 0.97 and ti > 0:
+                    ev.append(tempo(tick, r.randint(300000, 900000)))
+                else:
+                    ev.append(on(tick, ch, p))
+                    ev.append(off(tick + r.randint(1, 3000), ch, p))
+            tracks.append(srt(ev))
+        if r.random() < 0.5:
+            tracks = [t0] + tracks
+        else:
+            tracks[0] = srt(t0 + tracks[0])
+        tpq = r.choice([96, 480, 1000, 384])
+        out[f"random_{seed}"] = midi_bytes(tracks, tpq=tpq, running=r.random() < 0.5)
+    return out
+
+
 # ---------------------------------------------------------------- music21 and mma
 CHORALE_PROGRAMS = (40, 41, 42, 43)  # violin, viola, cello, contrabass
 
@@ -261,7 +310,7 @@ def mma_grooves() -> dict[str, bytes]:
 def main(outdir: str) -> None:
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
-    files = {**edge_cases(), **music21_scores(), **mma_grooves()}
+    files = {**edge_cases(), **random_files(), **music21_scores(), **mma_grooves()}
     for name, data in sorted(files.items()):
         (out / f"{name}.mid").write_bytes(data)
     print(f"wrote {len(files)} MIDI files to {out}")
