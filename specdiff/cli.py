@@ -19,6 +19,7 @@ COMMANDS = [
     "specdiff.commands.render",
     "specdiff.commands.clean_urmp_midi",
     "specdiff.commands.midi_sources",
+    "specdiff.commands.prepare",
     "specdiff.commands.demo",
     "specdiff.commands.convert",
 ]

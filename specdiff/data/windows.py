@@ -1,0 +1,143 @@
+"""Training windows: 5.12 s of audio on the 20 ms frame grid, its log-mel, its token segment
+(ties at the window start) and, for context models, the previous 5.12 s of log-mel."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from specdiff.data.midi import notes_to_sequence
+
+# read(start_sample, num_samples) -> float32 (num_samples,), zeros outside the recording
+AudioReader = Callable[[int, int], np.ndarray]
+
+
+def _official_codec():
+    from specdiff.codec import OFFICIAL_CODEC
+
+    return OFFICIAL_CODEC
+
+
+@dataclass(frozen=True)
+class WindowConfig:
+    """What a training sample holds.
+
+    Attributes:
+        num_frames: frames per window (256 x 20 ms = 5.12 s).
+        context: also return the previous ``num_frames`` frames of log-mel and their mask.
+        program_map: map melodic programs to Slakh class programs when tokenizing (what the
+            official inference does, so train and inference agree).
+        features: ``"mel"`` (log-mel, computed per window like the official pipeline: frames of
+            the window's own samples, end zero-padded) or ``"audio"`` (raw samples only).
+        codec: ``specdiff.codec.CodecConfig`` (default: the official codec).
+    """
+
+    num_frames: int = 256
+    context: bool = False
+    program_map: bool = True
+    features: str = "mel"
+    codec: object = field(default_factory=_official_codec)
+
+    @property
+    def hop_length(self) -> int:
+        return self.codec.hop_length
+
+    @property
+    def num_samples(self) -> int:
+        return self.num_frames * self.hop_length
+
+
+def num_audio_frames(num_samples: int, hop_length: int = 320) -> int:
+    """Frames covering a recording: ceil(n / hop)."""
+    return -(-num_samples // hop_length)
+
+
+def num_windows(num_samples: int, config: WindowConfig) -> int:
+    """Examples a recording contributes (whole windows, at least 1): the mixture's count."""
+    return max(1, num_audio_frames(num_samples, config.hop_length) // config.num_frames)
+
+
+def max_start_frame(num_samples: int, config: WindowConfig) -> int:
+    """Largest window start with the window inside the recording (0 for short ones)."""
+    return max(0, num_audio_frames(num_samples, config.hop_length) - config.num_frames)
+
+
+def window_notes(notes: np.ndarray, start_frame: int, config: WindowConfig) -> np.ndarray:
+    """The notes that can affect the window's tokens: everything else is dropped so tokenizing
+    stays fast on long pieces. ``tokenize_window`` gives identical ids on the subset.
+
+    Notes that end before min(window start, last event) cannot be active at the tie point and
+    have no events in the window; notes starting after the window only matter through the last
+    event time (kept via one such note when the window itself holds no later event).
+    """
+    if len(notes) == 0:
+        return notes
+    sec_per_frame = config.hop_length / config.codec.sample_rate
+    margin = 2.0 / config.codec.steps_per_second  # beyond any rounding to shift steps
+    t0 = start_frame * sec_per_frame
+    t1 = (start_frame + config.num_frames) * sec_per_frame
+    melodic_end = notes["end"][~notes["is_drum"]]
+    t_last = max(float(notes["start"].max()), float(melodic_end.max()) if len(melodic_end) else 0.0)
+    keep_left = notes["end"] >= min(t0, t_last) - margin
+    right = notes["start"] >= t1 + margin
+    keep = keep_left & ~right
+    if right.any():
+        later = np.flatnonzero(right)
+        keep[later[np.argmin(notes["start"][later])]] = True
+    return notes[keep]
+
+
+def window_tokens(notes: np.ndarray, start_frame: int, config: WindowConfig) -> np.ndarray:
+    """Token ids of the window, zero-padded: int64 ``(codec.max_tokens,)``."""
+    from specdiff.codec import pad_segments, tokenize_window
+
+    seq = notes_to_sequence(window_notes(notes, start_frame, config))
+    ids = tokenize_window(seq, start_frame, config.num_frames, codec=config.codec,
+                          program_map=config.program_map)
+    return pad_segments([ids], config.codec.max_tokens)[0]
+
+
+def sum_window(sources: list[np.ndarray], start: int, length: int,
+               convert: Callable[[np.ndarray], np.ndarray] = np.asarray) -> np.ndarray:
+    """Samples [start, start + length) of the sum of ``sources`` (each converted to float32 by
+    ``convert``), zeros where a source has no samples: float32 ``(length,)``."""
+    out = np.zeros(length, np.float32)
+    for source in sources:
+        lo, hi = max(start, 0), min(start + length, len(source))
+        if hi > lo:
+            out[lo - start: hi - start] += convert(source[lo:hi])
+    return out
+
+
+def make_sample(read: AudioReader, notes: np.ndarray, start_frame: int,
+                config: WindowConfig) -> dict[str, torch.Tensor]:
+    """One training sample (unbatched).
+
+    Returns:
+        ``tokens`` int64 (L,) with L = codec.max_tokens; ``audio`` float32 (num_samples,);
+        ``start_frame`` int64 (); with features="mel": ``mel`` float32 (num_frames, 128)
+        natural-log mel; with context: ``context_mel`` float32 (num_frames, 128) of the previous
+        frames and ``context_mask`` bool (num_frames,), False for frames before the recording
+        (their audio is silence).
+    """
+    from specdiff.audio import log_mel
+
+    n = config.num_samples
+    start = start_frame * config.hop_length
+    audio = read(start, n)
+    sample = {"tokens": torch.from_numpy(window_tokens(notes, start_frame, config)),
+              "audio": torch.from_numpy(audio),
+              "start_frame": torch.tensor(start_frame, dtype=torch.int64)}
+    if config.features == "mel":
+        if config.context:
+            context = read(start - n, n)
+            mels = log_mel(torch.from_numpy(np.stack([audio, context])))  # (2, T, 128)
+            sample["mel"], sample["context_mel"] = mels[0], mels[1]
+            frames = start_frame - config.num_frames + np.arange(config.num_frames)
+            sample["context_mask"] = torch.from_numpy(frames >= 0)
+        else:
+            sample["mel"] = log_mel(torch.from_numpy(audio))
+    return sample
