@@ -69,6 +69,10 @@ class NoteSequence:
             if len(getattr(self, field)) != n:
                 raise ValueError(f"NoteSequence.{field} has length {len(getattr(self, field))}, "
                                  f"expected {n}")
+        for field in ("pitch", "velocity", "program"):
+            values = getattr(self, field)
+            if n and (values.min() < 0 or values.max() > 127):
+                raise ValueError(f"NoteSequence.{field} must lie in 0..127")
 
     def __repr__(self) -> str:
         return f"NoteSequence({len(self)} notes, total_time={self.total_time:.3f} s)"

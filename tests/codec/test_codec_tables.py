@@ -100,3 +100,10 @@ def test_note_sequence_constructors_agree():
                                  [False, True])
     assert a.notes == b.notes == notes and a.total_time == b.total_time == 1.0
     assert len(NoteSequence()) == 0 and NoteSequence(notes=[], total_time=3.0).total_time == 3.0
+
+
+def test_note_sequence_rejects_out_of_range_values():
+    import pytest
+
+    with pytest.raises(ValueError, match="pitch"):
+        NoteSequence.from_arrays([0.0], [1.0], [128], [100], [0], [False])
