@@ -27,14 +27,21 @@ def run(args: argparse.Namespace) -> int:
     import sys
     import warnings
 
-    from specdiff.codec import OFFICIAL_CODEC, decode_events, read_midi, tokenize_notes
+    from specdiff.codec import (
+        OFFICIAL_CODEC,
+        TruncationWarning,
+        decode_events,
+        read_midi,
+        tokenize_notes,
+    )
 
     seq = read_midi(args.midi)
     with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+        warnings.simplefilter("always", TruncationWarning)
         segments = tokenize_notes(seq, program_map=not args.no_program_map, name=args.midi)
     for warning in caught:  # over-long segments: one line each on stderr
-        print(f"specdiff tokenize: warning: {warning.message}", file=sys.stderr)
+        if issubclass(warning.category, TruncationWarning):
+            print(f"specdiff tokenize: warning: {warning.message}", file=sys.stderr)
     out = sys.stdout
     if args.json:
         json.dump({"segments": [s.tolist() for s in segments]}, out, separators=(",", ":"))
