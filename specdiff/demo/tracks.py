@@ -98,7 +98,10 @@ def reassign_instruments(sequence: Any, mapping: Mapping[int, int]) -> Any:
         mine = keys == int(old)  # masks of the *original* keys: swaps do not chain
         program[mine] = 0 if int(new) == DRUMS else int(new)
         is_drum[mine] = int(new) == DRUMS
-    return dataclasses.replace(sequence, program=program, is_drum=is_drum)
+    return type(sequence).from_arrays(sequence.start, sequence.end, sequence.pitch,
+                                      sequence.velocity, program, is_drum,
+                                      total_time=sequence.total_time,
+                                      instrument=sequence.instrument)
 
 
 def tracks_markdown(tracks: Sequence[Track]) -> str:

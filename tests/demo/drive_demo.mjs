@@ -47,7 +47,13 @@ try {
     await stepBox.press('Enter');
 
     await page.locator('#render').click();
-    await page.locator('#status', { hasText: 'Rendered' }).waitFor();
+    // Done, or failed: our error line, or gradio's toast for an unexpected server exception.
+    const done = page.locator('#status', { hasText: /Rendered|Error/ });
+    await done.or(page.locator('.toast-body')).first().waitFor();
+    if (!(await done.isVisible())) {
+      throw new Error(`server error: ${await page.locator('.toast-body').first().innerText()}`);
+    }
+    if ((await done.innerText()).includes('Error')) throw new Error(await done.innerText());
     const audio = page.locator('#result-audio audio');
     await audio.first().waitFor({ state: 'attached' });
     result.audioSrc = await audio.first().getAttribute('src');
