@@ -17,9 +17,9 @@ _MAG_FLOOR = 1e-7
 
 
 def _pair(pred: np.ndarray, ref: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-    """Both (n,) signals as float64 tensors cut to the shorter length, NaNs zeroed."""
+    """Both (n,) signals as float32 tensors cut to the shorter length, NaNs zeroed."""
     n = min(len(pred), len(ref))
-    as_t = lambda x: torch.from_numpy(np.nan_to_num(np.asarray(x[:n], np.float64)))  # noqa: E731
+    as_t = lambda x: torch.from_numpy(np.nan_to_num(np.asarray(x[:n], np.float32)))  # noqa: E731
     return as_t(pred), as_t(ref)
 
 

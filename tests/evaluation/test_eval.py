@@ -8,6 +8,7 @@ import shutil
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 
 from specdiff.cli import main
 from specdiff.errors import SpecdiffError
@@ -19,21 +20,29 @@ from specdiff.evaluation import (
 
 @pytest.fixture(scope="module")
 def folders(rendered, tmp_path_factory):
-    """ref/ (FluidSynth renders), midi/, encoded/ (Griffin-Lim of the reference mel) and
-    degraded/ (noisy copy), plus a file in degraded/ without a reference."""
+    """ref/ (FluidSynth renders), midi/, encoded/ (Griffin-Lim of the reference mel), tiny/ (the
+    tiny random-weight model through the whole-file pipeline) and degraded/ (noisy copy), plus a
+    file in degraded/ without a reference."""
     from specdiff.audio import log_mel
+    from specdiff.models import SpectrogramDiffusion, model_config
+    from specdiff.pipeline import synthesize
     from specdiff.vocoders import GriffinLim
 
     root = tmp_path_factory.mktemp("eval")
-    for name in ("ref", "midi", "encoded", "degraded"):
+    for name in ("ref", "midi", "encoded", "tiny", "degraded"):
         (root / name).mkdir()
     vocoder = GriffinLim(n_iter=16)
+    torch.manual_seed(0)
+    model = SpectrogramDiffusion(model_config("tiny")).eval()
     rng = np.random.default_rng(0)
     for stem, (midi, wav, audio) in rendered.items():
         shutil.copy(midi, root / "midi" / midi.name)
         shutil.copy(wav, root / "ref" / f"{stem}.wav")  # stereo int16, as rendered
         encoded = vocoder(log_mel(audio)).numpy()
         sf.write(root / "encoded" / f"{stem}.flac", encoded, 16000)
+        generated, rate = synthesize(midi, model, vocoder=GriffinLim(n_iter=4), steps=2,
+                                     progress=False)  # fmt: skip
+        sf.write(root / "tiny" / f"{stem}.wav", np.clip(generated, -1, 1), rate)
         noisy = audio + 0.02 * rng.standard_normal(audio.size).astype(np.float32)
         sf.write(root / "degraded" / f"{stem}.wav", noisy, 16000)
     sf.write(root / "degraded" / "orphan.wav", np.zeros(16000, np.float32), 16000)
@@ -63,28 +72,31 @@ def test_eval_command_writes_table_and_files(folders, tmp_path, capsys):
     out = tmp_path / "out"
     status = main([
         "eval", str(folders / "encoded"), str(folders / "ref"), "--system", "ground truth encoded",
-        "--pred", f"degraded={folders / 'degraded'}", "--midi-dir", str(folders / "midi"),
+        "--pred", f"tiny model={folders / 'tiny'}", "--pred", f"degraded={folders / 'degraded'}",
+        "--midi-dir", str(folders / "midi"),
         "--out", str(out), "--plot", "--jobs", "2", "--no-progress",
     ])  # fmt: skip
     assert status == 0
     table = capsys.readouterr().out
     lines = table.splitlines()
     assert lines[0].startswith("| system | Onset F1 ↑ | Onset F1 / ref | On+off F1 ↑ | Log-mel L1")
-    assert [line.split("|")[1].strip() for line in lines[2:5]] == [
-        "ground truth", "ground truth encoded", "degraded"]
+    assert [line.split("|")[1].strip() for line in lines[2:6]] == [
+        "ground truth", "ground truth encoded", "tiny model", "degraded"]
     assert "drum notes excluded" in table and "VGGish skipped" in table
 
     data = json.loads((out / "eval.json").read_text())
-    gt, enc, deg = (data["metrics"][s] for s in ("ground truth", "ground truth encoded", "degraded"))
+    names = ("ground truth", "ground truth encoded", "tiny model", "degraded")
+    gt, enc, tiny, deg = (data["metrics"][s] for s in names)
     assert gt["logmel_l1"] == 0 and gt["mrstft"] == 0 and gt["onset_f1_vs_ref"] == 1
     assert gt["onset_f1"] > 0.6 and gt["n_files"] == 3 and deg["n_files"] == 3
-    assert 0 < deg["logmel_l1"] and 0 < enc["logmel_l1"]
+    assert 0 < deg["logmel_l1"] and 0 < enc["logmel_l1"] < tiny["logmel_l1"]
+    assert tiny["onset_f1"] < 0.3 < gt["onset_f1"]  # an untrained model plays no notes
     assert set(data["per_file"]["degraded"]) == {"song_a", "song_b", "song_c"}
     assert any("orphan" in note for note in data["notes"])
     with open(out / "eval.csv") as f:
         rows = list(csv.DictReader(f))
-    assert [r["system"] for r in rows] == ["ground truth", "ground truth encoded", "degraded"]
-    assert float(rows[2]["onset_f1"]) == pytest.approx(deg["onset_f1"])
+    assert [r["system"] for r in rows] == list(names)
+    assert float(rows[3]["onset_f1"]) == pytest.approx(deg["onset_f1"])
     assert (out / "eval.png").stat().st_size > 1000
     assert (out / "eval.md").read_text().startswith("| system |")
 

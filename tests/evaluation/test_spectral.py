@@ -35,7 +35,7 @@ def test_grows_with_noise(audio):
 
 def test_gain_of_two_closed_form(audio):
     d = multi_resolution_stft_distance(2 * audio, audio)
-    assert d["mrstft_sc"] == pytest.approx(1.0, rel=1e-9)  # ||S - 2S|| / ||S||
+    assert d["mrstft_sc"] == pytest.approx(1.0, rel=1e-6)  # ||S - 2S|| / ||S||
     assert d["mrstft_logmag"] == pytest.approx(math.log(2), rel=1e-6)
     assert d["mrstft"] == pytest.approx(d["mrstft_sc"] + d["mrstft_logmag"])
 
