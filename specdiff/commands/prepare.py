@@ -31,6 +31,9 @@ def register(subparsers) -> None:
     p.add_argument("--audio-dtype", choices=("float32", "int16"), default="float32")
     p.add_argument("--max-overhang", type=float, default=1.0,
                    help="seconds notes may last past the audio before the pair is skipped")
+    p.add_argument("--mel", action="store_true",
+                   help="also store each example's log-mel (float16), so training windows need "
+                   "no STFT")
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     p.add_argument("--seed", type=int, default=0, help="seeds the Slakh sub-mix draw")
     p.add_argument("--no-progress", action="store_true")
@@ -62,7 +65,7 @@ def run(args) -> int:
     splits = [s for s in args.splits.split(",") if s.strip()]
     examples = gather_examples(corpora, splits, problems)
     config = PrepareConfig(audio_dtype=args.audio_dtype, max_overhang=args.max_overhang,
-                           jobs=args.jobs)
+                           jobs=args.jobs, mel=args.mel)
     report = prepare_cache(examples, args.out, config, problems, progress=not args.no_progress)
     print(f"cached {report.items} new examples ({report.already} already cached) in {args.out}; "
           f"{problems.summary()}")

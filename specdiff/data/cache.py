@@ -7,6 +7,8 @@ Layout of a cache folder:
                       summed), notes offset/count in notes.bin, num_samples
     audio-NNN.bin     raw audio samples (``audio_dtype``), concatenated
     notes.bin         raw ``NOTE_DTYPE`` records, concatenated
+    mel.jsonl, mel-NNN.bin   optional (``prepare --mel``): each example's whole-recording
+                      log-mel, float16 (T, 128) frames, so training windows need no STFT
 Each audio file is stored once even when several examples use it (Slakh stems are shared by the
 sub-mixes and the Cerberus4 combinations).
 """
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from specdiff.data.notes import NOTE_DTYPE
 from specdiff.data.windows import sum_window
@@ -27,6 +30,7 @@ FORMAT = "specdiff-cache-1"
 SAMPLE_RATE = 16000
 AUDIO_DTYPES = {"float32": np.float32, "int16": np.int16}
 INT16_SCALE = 32767.0
+MEL_DTYPE = np.float16
 
 
 def to_storage(audio: np.ndarray, dtype: str) -> np.ndarray:
@@ -95,6 +99,7 @@ class CacheReader:
         self.items = [CacheItem(i, d["corpus"], d["split"], d["id"], tuple(d["audio"]),
                                 d["num_samples"], d["notes_offset"], d["num_notes"])
                       for i, d in enumerate(read_jsonl(self.root / "items.jsonl"))]
+        self.mel_table = {d["item"]: d for d in read_jsonl(self.root / "mel.jsonl")}
         self._maps: dict[str, np.ndarray] = {}
 
     def _map(self, name: str, dtype) -> np.ndarray:
@@ -129,3 +134,23 @@ class CacheReader:
             data = self._map(entry["shard"], self.audio_dtype)
             sources.append(data[entry["offset"]: entry["offset"] + entry["length"]])
         return sum_window(sources, start, length, from_storage)
+
+    def has_mel(self, item: CacheItem) -> bool:
+        return item.index in self.mel_table
+
+    def mel(self, item: CacheItem) -> np.ndarray:
+        """The example's whole-recording log-mel, float16 ``(T, n_mels)`` (memory-mapped)."""
+        entry = self.mel_table[item.index]
+        data = self._map(entry["shard"], MEL_DTYPE)
+        n_mels = entry["n_mels"]
+        flat = data[entry["offset"] * n_mels: (entry["offset"] + entry["frames"]) * n_mels]
+        return flat.reshape(entry["frames"], n_mels)
+
+
+def recording_mel(audio: np.ndarray) -> np.ndarray:
+    """Whole-recording log-mel as stored in the cache: float16 ``(ceil(n / 320), 128)``."""
+    from specdiff.audio import log_mel
+
+    with torch.inference_mode():
+        return log_mel(torch.from_numpy(np.ascontiguousarray(audio, np.float32))).numpy() \
+            .astype(MEL_DTYPE)

@@ -10,10 +10,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from specdiff.data.cache import CacheReader, from_storage, to_storage
+from specdiff.data.cache import CacheReader, from_storage, recording_mel, to_storage
 from specdiff.data.example import Example, load_notes
 from specdiff.data.windows import (WindowConfig, make_sample, max_start_frame, num_windows,
-                                   sum_window)
+                                   slice_frames, sum_window)
 
 
 class WindowDataset(Dataset):
@@ -55,10 +55,15 @@ class WindowDataset(Dataset):
         top = max_start_frame(self.num_samples(r), self.config)
         return int(min(k * self.config.num_frames + self._random().integers(self.config.num_frames), top))
 
+    def mel_reader(self, recording: int):
+        """``(start_frame, num_frames) -> (num_frames, 128)`` from a whole-recording log-mel,
+        or None to compute the log-mel per window."""
+        return None
+
     def window(self, recording: int, start_frame: int) -> dict[str, torch.Tensor]:
         """The sample of ``recording`` starting at ``start_frame`` (deterministic)."""
         sample = make_sample(self.reader(recording), self.notes(recording), start_frame,
-                             self.config)
+                             self.config, self.mel_reader(recording))
         sample["recording"] = torch.tensor(recording, dtype=torch.int64)
         return sample
 
@@ -74,11 +79,15 @@ class CacheDataset(WindowDataset):
         splits: splits to use, e.g. ``("train",)`` (None: all).
         corpora: corpus names to use (None: all in the cache).
         config: window contents.
+        use_mel_store: slice the cache's whole-recording log-mels (``prepare --mel``) when
+            present instead of computing a log-mel per window (about 5x faster on a CPU).
     """
 
     def __init__(self, cache: str | Path | CacheReader, splits: Sequence[str] | None = None,
-                 corpora: Sequence[str] | None = None, config: WindowConfig | None = None):
+                 corpora: Sequence[str] | None = None, config: WindowConfig | None = None,
+                 use_mel_store: bool = True):
         self.cache = cache if isinstance(cache, CacheReader) else CacheReader(cache)
+        self.use_mel_store = use_mel_store
         self.config = config or WindowConfig()
         self.items = self.cache.select(splits, corpora)
         self.num_recordings = len(self.items)
@@ -97,15 +106,25 @@ class CacheDataset(WindowDataset):
         item = self.items[r]
         return lambda start, length: self.cache.read_audio(item, start, length)
 
+    def mel_reader(self, r: int):
+        item = self.items[r]
+        if not (self.use_mel_store and self.cache.has_mel(item)):
+            return None
+        mel = self.cache.mel(item)
+        return lambda start, frames: slice_frames(mel, start, frames)
+
 
 class SourceDataset(WindowDataset):
     """The same windows computed from the source files on every access (no cache): decode,
     resample and sum the audio files, parse the notes. ``audio_dtype`` applies the cache's
-    storage rounding so both datasets agree exactly."""
+    storage rounding so both datasets agree exactly; ``whole_mel`` computes the log-mel of the
+    whole recording and slices it, like a cache with a mel store."""
 
     def __init__(self, examples: Sequence[Example], config: WindowConfig | None = None,
-                 audio_dtype: str = "float32", lengths: Sequence[int] | None = None):
+                 audio_dtype: str = "float32", lengths: Sequence[int] | None = None,
+                 whole_mel: bool = False):
         self.examples = list(examples)
+        self.whole_mel = whole_mel
         self.config = config or WindowConfig()
         self.audio_dtype = audio_dtype
         self.num_recordings = len(self.examples)
@@ -130,3 +149,10 @@ class SourceDataset(WindowDataset):
     def reader(self, r: int):
         sources = self._sources(r)
         return lambda start, length: sum_window(sources, start, length, from_storage)
+
+    def mel_reader(self, r: int):
+        if not self.whole_mel:
+            return None
+        length = self.num_samples(r)
+        mel = recording_mel(sum_window(self._sources(r), 0, length, from_storage))
+        return lambda start, frames: slice_frames(mel, start, frames)

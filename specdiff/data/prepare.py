@@ -29,12 +29,15 @@ class PrepareConfig:
         max_stem_mismatch: seconds by which the summed files of one example may differ in
             length.
         jobs: worker processes for decoding audio and parsing notes.
+        mel: also store each example's whole-recording log-mel (float16), so that training
+            windows need no STFT (``CacheDataset`` then slices it).
     """
 
     audio_dtype: str = "float32"
     max_overhang: float = 1.0
     max_stem_mismatch: float = 1.0
     jobs: int = 1
+    mel: bool = False
 
 
 @dataclass
@@ -248,4 +251,40 @@ def prepare_cache(examples: list[Example], out_dir: str | Path,
             "counts": dict(sorted(counts.items())),
             "last_run": {"added": report.items, "problems": report.problems.counts()}}
     meta_path.write_text(json.dumps(meta, indent=1) + "\n")
+    if config.mel:
+        meta["mel_items"] = _write_mels(out, progress)
+        meta_path.write_text(json.dumps(meta, indent=1) + "\n")
     return report
+
+
+def _write_mels(root: Path, progress: bool) -> int:
+    """Add the whole-recording log-mel of every cached example that has none yet."""
+    from tqdm import tqdm
+
+    from specdiff.data.cache import MEL_DTYPE, CacheReader, recording_mel
+
+    cache = CacheReader(root)
+    itemsize = np.dtype(MEL_DTYPE).itemsize
+    ends: dict[str, int] = {}
+    for d in cache.mel_table.values():
+        ends[d["shard"]] = max(ends.get(d["shard"], 0), (d["offset"] + d["frames"]) * d["n_mels"])
+    for shard in root.glob("mel-*.bin"):
+        _Writer._truncate(shard, ends.get(shard.name, 0) * itemsize)
+    rows = list(cache.mel_table.values())
+    (root / "mel.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    shard = max(ends, default="mel-000.bin")
+    todo = [it for it in cache.items if not cache.has_mel(it)]
+    for item in tqdm(todo, disable=not progress, desc="log-mel", unit="item"):
+        mel = recording_mel(cache.read_audio(item, 0, item.num_samples))
+        path = root / shard
+        size = path.stat().st_size if path.exists() else 0
+        if size and size + mel.nbytes > SHARD_BYTES:
+            shard = f"mel-{int(shard[4:7]) + 1:03d}.bin"
+            path, size = root / shard, 0
+        with path.open("ab") as f:
+            f.write(mel.tobytes())
+        row = {"item": item.index, "shard": shard, "offset": size // itemsize // mel.shape[1],
+               "frames": int(mel.shape[0]), "n_mels": int(mel.shape[1])}
+        with (root / "mel.jsonl").open("a") as f:
+            f.write(json.dumps(row) + "\n")
+    return len(cache.items)

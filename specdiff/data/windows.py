@@ -112,8 +112,22 @@ def sum_window(sources: list[np.ndarray], start: int, length: int,
     return out
 
 
+def slice_frames(mel: np.ndarray, start_frame: int, num_frames: int) -> np.ndarray:
+    """Frames [start, start + num_frames) of a whole-recording log-mel ``(T, M)`` as float32,
+    silence (the log floor) outside the recording."""
+    from specdiff.audio import MIN_LOG_MEL
+
+    out = np.full((num_frames, mel.shape[1]), MIN_LOG_MEL, np.float32)
+    lo, hi = max(start_frame, 0), min(start_frame + num_frames, len(mel))
+    if hi > lo:
+        out[lo - start_frame: hi - start_frame] = mel[lo:hi]
+    return out
+
+
 def make_sample(read: AudioReader, notes: np.ndarray, start_frame: int,
-                config: WindowConfig) -> dict[str, torch.Tensor]:
+                config: WindowConfig,
+                read_mel: Callable[[int, int], np.ndarray] | None = None
+                ) -> dict[str, torch.Tensor]:
     """One training sample (unbatched).
 
     Returns:
@@ -122,6 +136,10 @@ def make_sample(read: AudioReader, notes: np.ndarray, start_frame: int,
         natural-log mel; with context: ``context_mel`` float32 (num_frames, 128) of the previous
         frames and ``context_mask`` bool (num_frames,), False for frames before the recording
         (their audio is silence).
+        ``read_mel(start_frame, num_frames) -> (num_frames, 128)`` takes the log-mel from a
+        whole-recording spectrogram (the cache's mel store) instead of computing it per window;
+        the two differ only in each window's last frame, whose analysis window reaches 320
+        samples past the window end (zero-padded per window, real audio in the whole recording).
     """
     from specdiff.audio import log_mel
 
@@ -131,7 +149,14 @@ def make_sample(read: AudioReader, notes: np.ndarray, start_frame: int,
     sample = {"tokens": torch.from_numpy(window_tokens(notes, start_frame, config)),
               "audio": torch.from_numpy(audio),
               "start_frame": torch.tensor(start_frame, dtype=torch.int64)}
-    if config.features == "mel":
+    if config.features == "mel" and read_mel is not None:
+        sample["mel"] = torch.from_numpy(read_mel(start_frame, config.num_frames))
+        if config.context:
+            sample["context_mel"] = torch.from_numpy(
+                read_mel(start_frame - config.num_frames, config.num_frames))
+            frames = start_frame - config.num_frames + np.arange(config.num_frames)
+            sample["context_mask"] = torch.from_numpy(frames >= 0)
+    elif config.features == "mel":
         if config.context:
             context = read(start - n, n)
             mels = log_mel(torch.from_numpy(np.stack([audio, context])))  # (2, T, 128)
