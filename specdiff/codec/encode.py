@@ -167,12 +167,15 @@ def _all_segments(ev: EventArrays, bounds: np.ndarray, starts: list[int],
 
 def tokenize_window(seq: NoteSequence, start_frame: int, num_frames: int = 256,
                     codec: CodecConfig = OFFICIAL_CODEC, program_map: bool = True,
-                    name: str = "") -> np.ndarray:
+                    name: str = "", events: EventArrays | None = None) -> np.ndarray:
     """Tokens of frames [start_frame, start_frame + num_frames) (training chunks).
 
     Same rules as one segment of ``tokenize_notes``: events at steps [2 start, 2 end), the tie
     section of notes active at min(2 start, L), EOS, truncation to ``codec.max_tokens``. For
     ``start_frame = 256 k`` and a non-final segment it equals ``tokenize_notes(...)[k]``.
+
+    ``events`` may carry ``note_events(seq, codec, program_map)`` computed once, to cut many
+    windows from one sequence cheaply (it then overrides ``seq``'s notes; mt3 style only).
 
     Returns:
         int64 ``(L,)``, ``L <= codec.max_tokens``, ending with EOS (port codec: no EOS).
@@ -182,7 +185,7 @@ def tokenize_window(seq: NoteSequence, start_frame: int, num_frames: int = 256,
     if codec.style == "port":
         from specdiff.codec.port import tokenize_port_window
         return tokenize_port_window(seq, start_frame, num_frames, codec, program_map, name)
-    ev = note_events(seq, codec, program_map)
+    ev = note_events(seq, codec, program_map) if events is None else events
     s0 = start_frame * codec.steps_per_frame
     s1 = (start_frame + num_frames) * codec.steps_per_frame
     i0, i1 = np.searchsorted(ev.step, [s0, s1], side="left")

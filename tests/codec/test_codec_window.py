@@ -35,3 +35,13 @@ def test_window_after_the_end_keeps_only_its_tie_section():
     seq = read_midi(MIDI / "short_notes.mid")
     ids = tokenize_window(seq, start_frame=10_000)
     assert ids[-2:].tolist() == [OFFICIAL_CODEC.token("tie"), 1]
+
+
+def test_precomputed_events_give_the_same_windows():
+    from specdiff.codec import note_events
+
+    seq = read_midi(MIDI / "mma_swing.mid")
+    ev = note_events(seq)
+    for start in (0, 17, 256, 301):
+        np.testing.assert_array_equal(tokenize_window(seq, start, events=ev),
+                                      tokenize_window(seq, start))
