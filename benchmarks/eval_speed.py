@@ -68,9 +68,17 @@ def main() -> None:
 
     from specdiff.audio import load_audio
     from specdiff.evaluation import (
-        BasicPitchTranscriber, EvalOptions, GaussianStats, VGGishEmbedder, build_vggish_network,
-        evaluate_systems, frechet_distance, gaussian_stats, log_mel_l1,
-        multi_resolution_stft_distance, prepare_for_embedding,
+        BasicPitchTranscriber,
+        EvalOptions,
+        GaussianStats,
+        VGGishEmbedder,
+        build_vggish_network,
+        evaluate_systems,
+        frechet_distance,
+        gaussian_stats,
+        log_mel_l1,
+        multi_resolution_stft_distance,
+        prepare_for_embedding,
     )  # fmt: skip
     from specdiff.evaluation.transcription import basic_pitch_model_path
 

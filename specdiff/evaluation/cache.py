@@ -129,4 +129,6 @@ class EvalCache:
             with self._lock:
                 return sum(1 for k, _ in self._memory if k == kind)
         folder = self.root / _safe(kind)
-        return sum(1 for p in folder.glob("*") if not p.name.startswith(".tmp-")) if folder.is_dir() else 0
+        if not folder.is_dir():
+            return 0
+        return sum(1 for p in folder.glob("*") if not p.name.startswith(".tmp-"))

@@ -70,7 +70,9 @@ class BasicPitchTranscriber:
         try:
             import onnxruntime as ort
         except ImportError:
-            raise SpecdiffError("transcription F1 needs onnxruntime: pip install onnxruntime") from None
+            raise SpecdiffError(
+                "transcription F1 needs onnxruntime: pip install onnxruntime"
+            ) from None
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1

@@ -58,7 +58,9 @@ class TrillEmbedder:
         try:
             model = hub.load(str(model_dir))
         except Exception as error:
-            raise SpecdiffError(f"{model_dir}: cannot load the TRILL SavedModel ({error})") from None
+            raise SpecdiffError(
+                f"{model_dir}: cannot load the TRILL SavedModel ({error})"
+            ) from None
         stat = (model_dir / "saved_model.pb").stat()
         return cls(model, f"{stat.st_size}-{int(stat.st_mtime)}")
 

@@ -12,7 +12,8 @@ from specdiff.evaluation import log_mel_l1, multi_resolution_stft_distance
 def audio():
     rng = np.random.default_rng(0)
     t = np.arange(32000) / 16000
-    return (0.3 * np.sin(2 * np.pi * 330 * t) + 0.05 * rng.standard_normal(t.size)).astype(np.float32)
+    audio = 0.3 * np.sin(2 * np.pi * 330 * t) + 0.05 * rng.standard_normal(t.size)
+    return audio.astype(np.float32)
 
 
 def test_zero_for_identical_audio_and_extra_tail_is_ignored(audio):

@@ -1,7 +1,6 @@
 """Transcription F1 with basic-pitch's ONNX model against the input MIDI (drums excluded)."""
 
 import numpy as np
-import pytest
 
 from specdiff.evaluation import midi_reference_notes, note_scores
 

@@ -71,7 +71,8 @@ def test_official_preprocessing():
 def test_reconstruction_distance_zero_for_identical_and_grows_with_noise(vggish):
     rng = np.random.default_rng(0)
     t = np.arange(3 * 16000) / 16000
-    audio = (0.3 * np.sin(2 * np.pi * 440 * t) + 0.2 * np.sin(2 * np.pi * 660 * t)).astype(np.float32)
+    audio = 0.3 * np.sin(2 * np.pi * 440 * t) + 0.2 * np.sin(2 * np.pi * 660 * t)
+    audio = audio.astype(np.float32)
     ref = vggish.embed(prepare_for_embedding(audio, 16000))
     distances = []
     for level in (0.0, 1e-4, 1e-3, 1e-2):  # a random network saturates above ~0.03
