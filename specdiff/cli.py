@@ -16,6 +16,8 @@ COMMANDS = [
     "specdiff.commands.synth",
     "specdiff.commands.tokenize",
     "specdiff.commands.eval",
+    "specdiff.commands.train",
+    "specdiff.commands.export",
     "specdiff.commands.render",
     "specdiff.commands.clean_urmp_midi",
     "specdiff.commands.midi_sources",

@@ -1,0 +1,25 @@
+"""``specdiff export CKPT -o model.safetensors``: EMA weights of a training checkpoint, our format."""
+
+from __future__ import annotations
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "export", help="write a training checkpoint's EMA weights as a specdiff .safetensors model",
+        description="Write the EMA weights of a `specdiff fit` checkpoint (.ckpt) with their config "
+                    "as one .safetensors file, which `specdiff synth --model` and "
+                    "SpectrogramDiffusion.from_pretrained load.")
+    parser.add_argument("checkpoint", help="Lightning checkpoint written by `specdiff fit`")
+    parser.add_argument("-o", "--output", required=True, help="output .safetensors file")
+    parser.add_argument("--no-ema", action="store_true",
+                        help="export the raw trained weights instead of their moving average")
+    parser.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from specdiff.training.export import export_checkpoint
+
+    model = export_checkpoint(args.checkpoint, args.output, use_ema=not args.no_ema)
+    n = sum(p.numel() for p in model.parameters())
+    print(f"{args.output}: {type(model).__name__}, {n:,} parameters")
+    return 0

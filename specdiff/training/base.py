@@ -1,0 +1,163 @@
+"""What every trained "system" shares: validation/test generation, spectrogram images and audio."""
+
+from __future__ import annotations
+
+from pathlib import Path
+import lightning.pytorch as pl
+import numpy as np
+import torch
+from torch import Tensor
+
+from specdiff.audio import unscale_mel
+
+
+def mel_image(rows: list[tuple[str, Tensor]]) -> np.ndarray:
+    """Stacked spectrogram panels (e.g. target above generated) as an (H, W, 3) uint8 image.
+
+    Args:
+        rows: (title, (T, n_mels) log-mel) pairs, drawn top to bottom with time on x.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(8, 2.2 * len(rows)), dpi=80)
+    canvas = FigureCanvasAgg(fig)
+    for i, (title, mel) in enumerate(rows):
+        ax = fig.add_subplot(len(rows), 1, i + 1)
+        ax.imshow(mel.detach().float().cpu().numpy().T, origin="lower", aspect="auto",
+                  cmap="magma", vmin=-11.5, vmax=4.0)
+        ax.set_title(title, fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.tight_layout()
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())[..., :3].copy()
+
+
+class SynthesisModule(pl.LightningModule):
+    """Base of the trained systems: subclasses define `generate` (and `training_step` if trainable).
+
+    Validation and test score the generated spectrograms against the targets (``mel_l1``: mean
+    absolute difference of natural-log mel, clipped to the scaling range) and, at each validation,
+    log the first ``num_logged`` targets and generations as images and audio (TensorBoard) and as
+    PNG/WAV files under ``<log_dir>/samples/step_<N>/``. ``specdiff test`` also writes every
+    generated segment's audio to ``test_audio_dir`` (when set), so evaluation can score the system.
+
+    Args:
+        num_logged: segments drawn as images / vocoded at each validation (0: none).
+        log_audio: vocode them too.
+        vocoder: vocoder name or path (``specdiff.vocoders.load_vocoder``).
+        test_audio_dir: folder for the test audio (``<index>.wav``), or None.
+        seed: seeds generation noise at validation and test (fixed, so runs are comparable).
+    """
+
+    def __init__(self, num_logged: int = 2, log_audio: bool = True, vocoder: str = "griffin-lim",
+                 test_audio_dir: str | None = None, seed: int = 0):
+        super().__init__()
+        self.num_logged, self.log_audio, self.vocoder_name = num_logged, log_audio, vocoder
+        self.test_audio_dir, self.seed = test_audio_dir, seed
+        self._vocoder = None
+
+    # -- to implement --------------------------------------------------------------------------
+    def generate(self, batch: dict[str, Tensor], generator: torch.Generator) -> Tensor:
+        """Generated spectrograms (B, T, n_mels) in the scaled space [-1, 1]."""
+        raise NotImplementedError
+
+    def eval_loss(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor | None:
+        """The training objective on a validation batch with fixed noise (None: not trainable)."""
+        return None
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        """Record what `specdiff export` needs: the model kind and its JSON config."""
+        model = getattr(self, "model", None)
+        if model is not None:
+            from specdiff.models.autoregressive import AutoregressiveModel
+
+            kind = "autoregressive" if isinstance(model, AutoregressiveModel) else "spectrogram_diffusion"
+            checkpoint["specdiff"] = {"kind": kind, "config": model.config.to_json()}
+
+    # -- shared evaluation ---------------------------------------------------------------------
+    def _generator(self, batch_idx: int) -> torch.Generator:
+        return torch.Generator(device=self.device).manual_seed(self.seed * 1_000_003 + batch_idx)
+
+    def _mel_l1(self, generated: Tensor, target: Tensor) -> Tensor:
+        return (unscale_mel(generated.clamp(-1, 1)) - unscale_mel(target)).abs().mean()
+
+    def _vocode(self, mel: Tensor) -> Tensor:
+        from specdiff.vocoders import load_vocoder
+
+        if self._vocoder is None:
+            self._vocoder = load_vocoder(self.vocoder_name)
+        return self._vocoder(mel.float().cpu())
+
+    def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        loss = self.eval_loss(batch, batch_idx)
+        if loss is not None:
+            self.log("val/loss", loss, prog_bar=True, sync_dist=True,
+                     batch_size=batch["target"].shape[0])
+        if batch_idx == 0 and self.num_logged > 0 and self.trainer.is_global_zero:
+            n = min(self.num_logged, batch["target"].shape[0])
+            part = {k: v[:n] for k, v in batch.items()}
+            generated = self.generate(part, self._generator(batch_idx))
+            self.log("val/mel_l1", self._mel_l1(generated, part["target"]), rank_zero_only=True,
+                     batch_size=n)
+            self._log_samples(part["target"], generated)
+
+    def test_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        b = batch["target"].shape[0]
+        loss = self.eval_loss(batch, batch_idx)
+        if loss is not None:
+            self.log("test/loss", loss, sync_dist=True, batch_size=b)
+        generated = self.generate(batch, self._generator(batch_idx))
+        self.log("test/mel_l1", self._mel_l1(generated, batch["target"]), sync_dist=True,
+                 batch_size=b)
+        if self.test_audio_dir:
+            from specdiff.audio import save_audio
+
+            folder = Path(self.test_audio_dir)
+            folder.mkdir(parents=True, exist_ok=True)
+            audio = self._vocode(unscale_mel(generated.clamp(-1, 1)))
+            rank, world = self.global_rank, self.trainer.world_size
+            for i in range(b):
+                index = (batch_idx * b + i) * world + rank
+                save_audio(folder / f"{index:06d}.wav", audio[i].numpy())
+
+    def _log_samples(self, target: Tensor, generated: Tensor) -> None:
+        from specdiff.audio import SAMPLE_RATE, save_audio
+
+        step = self.global_step
+        out = None
+        if self.trainer.log_dir is not None:
+            out = Path(self.trainer.log_dir) / "samples" / f"step_{step:07d}"
+            out.mkdir(parents=True, exist_ok=True)
+        experiments = [lg.experiment for lg in self.loggers
+                       if type(lg).__name__ == "TensorBoardLogger"]
+        target_mel, gen_mel = unscale_mel(target.float()), unscale_mel(generated.clamp(-1, 1))
+        audio = self._vocode(torch.cat([target_mel, gen_mel])) if self.log_audio else None
+        for i in range(target.shape[0]):
+            image = mel_image([("target", target_mel[i]), ("generated", gen_mel[i])])
+            for ex in experiments:
+                ex.add_image(f"samples/{i}", image, step, dataformats="HWC")
+            if out is not None:
+                import matplotlib.image
+
+                matplotlib.image.imsave(out / f"{i}.png", image)
+            if audio is not None:
+                pair = {"target": audio[i], "generated": audio[target.shape[0] + i]}
+                for name, wave in pair.items():
+                    for ex in experiments:
+                        ex.add_audio(f"audio/{i}_{name}", wave[None], step, SAMPLE_RATE)
+                    if out is not None:
+                        save_audio(out / f"{i}_{name}.wav", wave.numpy())
+
+
+def scaled_target(batch: dict[str, Tensor]) -> Tensor:
+    """The batch's target spectrogram in the scaled space (B, T, n_mels)."""
+    return batch["target"].float()
+
+
+def raw_target(batch: dict[str, Tensor]) -> Tensor:
+    """The batch's target as raw natural-log mel (B, T, n_mels)."""
+    return unscale_mel(batch["target"].float())
+
+

@@ -1,0 +1,157 @@
+"""The DataModule: batches of training samples with an exactly resumable, rank-aware sampling order.
+
+A training sample is a dict (the contract with ``specdiff.data``'s datasets):
+
+* ``tokens``: (L,) int64 token ids of the segment, 0 = PAD, L <= 2048 (padded per batch here);
+* ``target``: (T, n_mels) float32 log-mel of the 5.12 s window, scaled to [-1, 1] (T = 256);
+* ``context``: (T_c, n_mels) float32 scaled log-mel of the 256 frames before it (optional);
+* ``context_mask``: (T_c,) bool, False for frames before the start of the piece (optional).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import lightning.pytorch as pl
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+
+def collate(samples: Sequence[Mapping[str, Any]]) -> dict[str, torch.Tensor]:
+    """Stack samples; tokens are right-padded with 0 to the longest in the batch.
+
+    Returns:
+        ``tokens`` (B, L) int64, ``target`` (B, T, C) float32 and, when the samples have them,
+        ``context`` (B, T_c, C) float32 and ``context_mask`` (B, T_c) bool (all True if absent).
+        Any other tensor-like key with equal shapes is stacked as well.
+    """
+    tokens = [torch.as_tensor(np.asarray(s["tokens"]), dtype=torch.int64).reshape(-1) for s in samples]
+    length = max(1, max(len(t) for t in tokens))
+    batch: dict[str, torch.Tensor] = {"tokens": torch.zeros(len(samples), length, dtype=torch.int64)}
+    for i, t in enumerate(tokens):
+        batch["tokens"][i, : len(t)] = t
+    for key in samples[0]:
+        if key == "tokens":
+            continue
+        values = [s[key] for s in samples]
+        if isinstance(values[0], (str, bytes)) or values[0] is None:
+            continue
+        tensor = torch.stack([torch.as_tensor(np.asarray(v)) for v in values])
+        batch[key] = tensor.bool() if key == "context_mask" else (
+            tensor.float() if tensor.is_floating_point() else tensor)
+    if "context" in batch and "context_mask" not in batch:
+        batch["context_mask"] = torch.ones(batch["context"].shape[:2], dtype=torch.bool)
+    return batch
+
+
+class ResumableSampler(Sampler[int]):
+    """An endless stream of dataset indices: seeded permutations, one after another.
+
+    The global stream is the concatenation of ``randperm(n)`` drawn with seeds ``seed, seed + 1, ...``;
+    process ``rank`` of ``world_size`` takes positions ``rank, rank + world_size, ...`` of it, starting
+    after ``start`` positions per process. So the order depends only on (seed, n, world_size), and a
+    resumed run continues exactly where the checkpoint left it.
+    """
+
+    def __init__(self, size: int, seed: int = 0, start: int = 0, rank: int = 0, world_size: int = 1,
+                 shuffle: bool = True):
+        if size <= 0:
+            raise ValueError("the training dataset is empty")
+        self.size, self.seed, self.start = size, seed, start
+        self.rank, self.world_size, self.shuffle = rank, world_size, shuffle
+
+    def order(self, cycle: int) -> torch.Tensor:
+        if not self.shuffle:
+            return torch.arange(self.size)
+        return torch.randperm(self.size, generator=torch.Generator().manual_seed(self.seed + cycle))
+
+    def __iter__(self) -> Iterator[int]:
+        position = self.start * self.world_size + self.rank  # in the global stream
+        cycle, offset = divmod(position, self.size)
+        order = self.order(cycle)
+        while True:
+            yield int(order[offset])
+            offset += self.world_size
+            while offset >= self.size:
+                offset -= self.size
+                cycle += 1
+                order = self.order(cycle)
+
+
+class SpecdiffDataModule(pl.LightningDataModule):
+    """Training, validation and test datasets behind resumable loaders.
+
+    Args:
+        train, val, test: datasets of sample dicts (see the module docstring), e.g. ``specdiff.data``
+            segment datasets given by ``class_path`` in the YAML config.
+        batch_size: samples per process and step.
+        num_workers: DataLoader workers.
+        seed: seeds the sampling order (see `ResumableSampler`).
+        shuffle: shuffle the training stream (False: dataset order, for tests).
+        val_batches: validation batches per validation run (a fixed, deterministic subset).
+        test_batches: test batches (None: the whole test set).
+
+    The number of training batches consumed is part of the checkpoint, so ``--ckpt_path`` resumes the
+    sample stream where it stopped.
+    """
+
+    def __init__(self, train: Dataset | None = None, val: Dataset | None = None,
+                 test: Dataset | None = None, batch_size: int = 8, num_workers: int = 0,
+                 seed: int = 0, shuffle: bool = True, val_batches: int = 8,
+                 test_batches: int | None = None):
+        super().__init__()
+        self.train, self.val, self.test = train, val, test
+        self.batch_size, self.num_workers, self.seed, self.shuffle = batch_size, num_workers, seed, shuffle
+        self.val_batches, self.test_batches = val_batches, test_batches
+        self.batches_seen = 0
+
+    # -- resumable position ------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return {"batches_seen": self.batches_seen, "seed": self.seed}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.batches_seen = int(state.get("batches_seen", 0))
+
+    def on_before_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        trainer = self.trainer
+        if trainer is not None and trainer.training:
+            self.batches_seen += 1  # a batch handed to the training step (not a prefetched one)
+        return batch
+
+    # -- loaders -----------------------------------------------------------------------------
+    def _rank_world(self) -> tuple[int, int]:
+        trainer = self.trainer
+        if trainer is None:
+            return 0, 1
+        return trainer.global_rank, trainer.world_size
+
+    def _loader(self, dataset: Dataset, sampler: Sampler | None) -> DataLoader:
+        return DataLoader(dataset, batch_size=self.batch_size, sampler=sampler, shuffle=False,
+                          num_workers=self.num_workers, collate_fn=collate, drop_last=False,
+                          persistent_workers=False, pin_memory=torch.cuda.is_available())
+
+    def train_dataloader(self) -> DataLoader:
+        if self.train is None:
+            raise ValueError("no training dataset: set data.init_args.train in the config")
+        rank, world = self._rank_world()
+        sampler = ResumableSampler(len(self.train), self.seed, self.batches_seen * self.batch_size,
+                                   rank, world, self.shuffle)
+        return self._loader(self.train, sampler)
+
+    def _subset_loader(self, dataset: Dataset | None, batches: int | None, what: str) -> DataLoader:
+        if dataset is None:
+            raise ValueError(f"no {what} dataset: set data.init_args.{what} in the config")
+        n = len(dataset)
+        if batches is not None:
+            n = min(n, batches * self.batch_size)
+        rank, world = self._rank_world()
+        indices = list(range(rank, n, world))  # each process scores its share
+        return self._loader(torch.utils.data.Subset(dataset, indices), None)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._subset_loader(self.val, self.val_batches, "val")
+
+    def test_dataloader(self) -> DataLoader:
+        return self._subset_loader(self.test, self.test_batches, "test")

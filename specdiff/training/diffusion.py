@@ -1,0 +1,134 @@
+"""The diffusion LightningModule: the paper's training recipe around `SpectrogramDiffusion`."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import torch
+from torch import Tensor
+
+from specdiff.diffusion import cfg, diffusion_inputs, l1_eps_loss, sample
+from specdiff.models import SpectrogramDiffusion, model_config
+from specdiff.training.base import SynthesisModule
+from specdiff.training.ema import ema_copy, ema_decay_at, ema_update
+from specdiff.training.init import init_weights
+from specdiff.training.optim import OptimizerName, build_optimizer, warmup_schedule
+
+
+def step_seed(seed: int, step: int, rank: int) -> int:
+    """Seed of the random draws (t, noise, condition drop, dropout) of one training step."""
+    return (seed * 1_000_003 + step * 7919 + rank) % (2**63 - 1)
+
+
+def drop_conditions(batch: dict[str, Tensor], drop: Tensor) -> dict[str, Tensor]:
+    """Official classifier-free-guidance drop: dropped rows get all-PAD tokens and a zero context mask.
+
+    Args:
+        batch: with ``tokens`` (B, L) and optionally ``context_mask`` (B, T_c).
+        drop: (B,) bool rows to drop.
+    """
+    out = dict(batch)
+    out["tokens"] = batch["tokens"].masked_fill(drop[:, None], 0)
+    if "context_mask" in batch:
+        out["context_mask"] = batch["context_mask"].bool() & ~drop[:, None]
+    return out
+
+
+class DiffusionModule(SynthesisModule):
+    """Trains a `SpectrogramDiffusion` as the official code does.
+
+    Per example: t ~ U[0, 1) on the continuous cosine log-SNR schedule, z_t = alpha_t x0 + sigma_t eps,
+    the network predicts eps, L1 loss; with probability ``cond_drop_prob`` the example's tokens
+    become PAD and its context mask 0 (classifier-free guidance). An EMA of the weights is kept
+    (``self.ema``); it generates at validation/test and is what `specdiff export` writes.
+
+    Args:
+        size: model ladder entry (``tiny``, ``small``, ``base``, ``large``).
+        has_context: the "with context" model (context encoder over the previous 256 frames).
+        model_overrides: further `ModelConfig` fields (e.g. ``{dropout: 0.0}``).
+        optimizer: ``adafactor`` (paper) or ``adamw``; lr: constant learning rate (1e-3);
+        weight_decay; warmup_steps: linear warmup (0 = the paper's constant rate).
+        ema_decay: EMA decay (with the usual (1 + n) / (10 + n) warmup).
+        cond_drop_prob: condition dropout probability (0.1).
+        loss_reduction: ``mean`` (per element; keeps gradient clipping meaningful) or ``sum``
+            (the official sum); the logged ``train/loss`` is always the per-element mean.
+        seed: seeds the per-step random draws (exact resume, distinct per process) and generation.
+        init_seed: seeds the from-scratch initialisation (identical on every process).
+        sampler, sampler_steps, guidance: how validation/test generate (``specdiff.diffusion``).
+        The rest: see `SynthesisModule`.
+    """
+
+    def __init__(self, size: str = "small", has_context: bool = True,
+                 model_overrides: dict[str, Any] | None = None,
+                 optimizer: OptimizerName = "adafactor", lr: float = 1e-3, weight_decay: float = 0.0,
+                 warmup_steps: int = 0, ema_decay: float = 0.9999, cond_drop_prob: float = 0.1,
+                 loss_reduction: Literal["mean", "sum"] = "mean", seed: int = 0, init_seed: int = 0,
+                 sampler: str = "dpmpp_2m", sampler_steps: int | None = 20, guidance: float = 2.0,
+                 num_logged: int = 2, log_audio: bool = True, vocoder: str = "griffin-lim",
+                 test_audio_dir: str | None = None):
+        super().__init__(num_logged, log_audio, vocoder, test_audio_dir, seed)
+        self.save_hyperparameters()
+        config = model_config(size, has_context=has_context, **(model_overrides or {}))
+        self.model = init_weights(SpectrogramDiffusion(config), init_seed)
+        self.ema = ema_copy(self.model)
+
+    @property
+    def config(self):
+        return self.model.config
+
+    # -- training -------------------------------------------------------------------------------
+    def loss(self, model: SpectrogramDiffusion, batch: dict[str, Tensor],
+             generator: torch.Generator | None = None, drop_prob: float = 0.0) -> Tensor:
+        """Epsilon L1 loss of one batch (per element mean), drawing t, eps and the drop from
+        ``generator`` (or the global RNG)."""
+        x0 = batch["target"].float()
+        b = x0.shape[0]
+        if drop_prob > 0:
+            u = torch.rand(b, generator=generator, device=x0.device)
+            batch = drop_conditions(batch, u < drop_prob)
+        x_t, t, eps = diffusion_inputs(x0, generator)
+        enc, mask = model.encode(batch["tokens"], batch.get("context"), batch.get("context_mask"))
+        eps_hat = model.denoise(x_t, t, enc, mask)
+        return l1_eps_loss(eps_hat, eps, reduction="mean")
+
+    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+        devices = [self.device] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            # Every draw of this step (t, eps, drop, dropout masks) follows from (seed, step, rank).
+            torch.manual_seed(step_seed(self.seed, self.global_step, self.global_rank))
+            loss = self.loss(self.model, batch, drop_prob=self.hparams.cond_drop_prob)
+        self.log("train/loss", loss, prog_bar=True, batch_size=batch["target"].shape[0])
+        if self.hparams.loss_reduction == "sum":
+            return loss * batch["target"].numel()
+        return loss
+
+    def optimizer_step(self, *args: Any, **kwargs: Any) -> None:
+        super().optimizer_step(*args, **kwargs)
+        # after the weights change and before any checkpoint of this step is written
+        ema_update(self.ema, self.model, ema_decay_at(self.global_step + 1, self.hparams.ema_decay))
+
+    def configure_optimizers(self) -> Any:
+        h = self.hparams
+        opt = build_optimizer(self.model.parameters(), h.optimizer, h.lr, h.weight_decay)
+        sched = warmup_schedule(opt, h.warmup_steps)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+    # -- evaluation -----------------------------------------------------------------------------
+    def eval_loss(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+        return self.loss(self.ema, batch, self._generator(batch_idx))
+
+    @torch.no_grad()
+    def generate(self, batch: dict[str, Tensor], generator: torch.Generator) -> Tensor:
+        """Sample each row's spectrogram (B, T, n_mels), scaled space, with the EMA weights, given
+        its tokens and (with context) its ground-truth context (teacher-forced)."""
+        model = self.ema
+        with torch.autocast(self.device.type, enabled=False):
+            enc, mask = model.encode(batch["tokens"], batch.get("context"), batch.get("context_mask"))
+            fn = cfg(model.eps_fn(enc, mask), self.hparams.guidance)
+            shape = (batch["tokens"].shape[0], self.config.target_length, self.config.n_mels)
+            return sample(fn, shape, self.hparams.sampler, self.hparams.sampler_steps,
+                          generator=generator, device=self.device)
+
+    def export_model(self) -> SpectrogramDiffusion:
+        """The EMA model (what `specdiff export` saves)."""
+        return self.ema

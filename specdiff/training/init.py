@@ -1,0 +1,57 @@
+"""Initialisation for training from scratch: T5X-style weights and the fixed position tables."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+from specdiff.models.t5 import Attention
+
+
+def permuted_sinusoid_table(rows: int, dim: int, generator: torch.Generator,
+                            max_scale: float = 1e4) -> Tensor:
+    """Official ``fixed_permuted_offset`` position table (model.md §4.4).
+
+    Columns [0, d/2) hold sin(p f_k + phi_k), [d/2, d) hold cos(p f_k + psi_k), with
+    f_k = exp(-k ln(max_scale) / (d/2 - 1)), phi, psi ~ U[0, 2 pi); then all d columns are permuted.
+
+    Returns:
+        (rows, dim) float32.
+    """
+    half = dim // 2
+    freqs = torch.exp(-math.log(max_scale) * torch.arange(half, dtype=torch.float64) / max(half - 1, 1))
+    pos = torch.arange(rows, dtype=torch.float64)[:, None] * freqs[None, :]
+    phi = torch.rand(half, generator=generator, dtype=torch.float64) * 2 * math.pi
+    psi = torch.rand(half, generator=generator, dtype=torch.float64) * 2 * math.pi
+    table = torch.cat([torch.sin(pos + phi), torch.cos(pos + psi)], dim=1)
+    return table[:, torch.randperm(dim, generator=generator)].float()
+
+
+@torch.no_grad()
+def init_weights(model: nn.Module, seed: int = 0) -> nn.Module:
+    """Re-initialise ``model`` in place for training from scratch; returns it.
+
+    * Linear weights ~ N(0, 1/fan_in) (T5X ``variance_scaling(1, fan_in)``); attention queries get an
+      extra 1/sqrt(head_dim), the factor T5 folds into the query instead of scaling the logits.
+    * Embeddings ~ N(0, 1); norms = 1.
+    * Frozen ``position_table`` parameters of a diffusion model get the permuted sinusoids; the
+      autoregressive model keeps its fixed sinusoids (they are already set at construction).
+    """
+    from specdiff.models.autoregressive import AutoregressiveModel
+
+    g = torch.Generator().manual_seed(seed)
+    for name, module in model.named_modules():
+        if isinstance(module, nn.Linear):
+            std = module.in_features ** -0.5
+            module.weight.copy_(torch.randn(module.weight.shape, generator=g) * std)
+        elif isinstance(module, nn.Embedding):
+            module.weight.copy_(torch.randn(module.weight.shape, generator=g))
+        if isinstance(module, Attention) and not math.isclose(module.scale, module.head_dim**-0.5):
+            module.q.weight.mul_(module.head_dim**-0.5)
+    if not isinstance(model, AutoregressiveModel):
+        for name, param in model.named_parameters():
+            if name.endswith("position_table"):
+                param.copy_(permuted_sinusoid_table(*param.shape, generator=g))
+    return model
