@@ -21,7 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--vocoder", default=None, help="vocoder name (default: the pipeline's)")
     parser.add_argument("--device", default=None, help="torch device, e.g. cpu or cuda")
     parser.add_argument("--max-upload-mb", type=float, default=1.0,
-                        help="largest MIDI upload in MB (default 1)")
+                        help="largest MIDI upload in MiB (default 1)")
     parser.add_argument("--max-duration", type=float, default=120.0,
                         help="longest piece in seconds (default 120)")
     parser.add_argument("--max-steps", type=int, default=1000,
@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
         raise SpecdiffError(f"--port: expected 0..65535, got {args.port}")
     import_gradio()  # fail fast, with the install hint, before loading any model
     limits = DemoLimits(
-        max_upload_bytes=int(args.max_upload_mb * 1_000_000),
+        max_upload_bytes=int(args.max_upload_mb * 2**20),
         max_duration_s=args.max_duration,
         max_steps=args.max_steps,
         max_queue=args.max_queue,

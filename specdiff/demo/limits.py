@@ -21,7 +21,7 @@ class DemoLimits:
         max_queue: renders waiting in the queue at most; further requests are turned away.
     """
 
-    max_upload_bytes: int = 1_000_000
+    max_upload_bytes: int = 2**20
     max_duration_s: float = 120.0
     max_steps: int = 1000
     max_queue: int = 8
@@ -61,8 +61,8 @@ def load_upload(path: str | os.PathLike, limits: DemoLimits, display_name: str |
         raise SpecdiffError(f"{name}: cannot read the upload ({error.strerror})") from None
     if size > limits.max_upload_bytes:
         raise SpecdiffError(
-            f"{name}: file is {size / 1e6:.1f} MB; the limit is "
-            f"{limits.max_upload_bytes / 1e6:.1f} MB"
+            f"{name}: file is {size / 2**20:.2f} MiB; the limit is "
+            f"{limits.max_upload_bytes / 2**20:.2f} MiB"
         )
     if not _is_midi_header(head):
         raise SpecdiffError(

@@ -26,8 +26,11 @@ try {
   await page.locator('#midi-upload input[type=file]').setInputFiles(file);
 
   if (mode === 'reject') {
-    await page.locator('#status', { hasText: 'Error' }).waitFor();
+    // Our error line, or gradio's own toast (it refuses files over the size limit itself).
+    const toast = page.locator('.toast-body');
+    await page.locator('#status', { hasText: 'Error' }).or(toast).first().waitFor();
     result.status = (await page.locator('#status').innerText()).trim();
+    result.toasts = await toast.allInnerTexts();
     result.trackMenuVisible = await page.locator('#track-1').isVisible();
   } else if (mode === 'render') {
     const [instrument, steps, screenshot] = rest;

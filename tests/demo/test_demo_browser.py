@@ -102,6 +102,39 @@ def _drive(*args: str) -> dict:
     return report
 
 
+def _local_addresses() -> list[str]:
+    """This machine's non-loopback IPv4 addresses (those `hostname -I` prints)."""
+    try:
+        out = subprocess.run(["hostname", "-I"], capture_output=True, text=True, timeout=5).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [a for a in out.split() if "." in a and not a.startswith("127.")]
+
+
+def test_served_on_loopback_only_with_limits_and_no_analytics(server):
+    with urllib.request.urlopen(server + "config", timeout=10) as response:
+        config = json.load(response)
+    assert config["max_file_size"] == 2**20
+    assert config["analytics_enabled"] is False
+    assert config["enable_queue"] is True
+    port = int(server.rstrip("/").rsplit(":", 1)[1])
+    addresses = _local_addresses()
+    if not addresses:
+        pytest.skip("this machine has no non-loopback address to try")
+    for address in addresses:
+        with socket.socket() as s:
+            s.settimeout(2)
+            assert s.connect_ex((address, port)) != 0, f"the studio answers on {address}"
+
+
+def test_oversized_upload_is_refused_with_a_message(server, tmp_path):
+    big = tmp_path / "big.mid"
+    big.write_bytes(b"MThd" + bytes(2**20))
+    report = _drive("reject", server, str(big))
+    assert any("exceed the maximum allowed size" in t and "big.mid" in t for t in report["toasts"])
+    assert report["trackMenuVisible"] is False
+
+
 def test_non_midi_upload_shows_a_clear_error(server, tmp_path):
     bad = tmp_path / "notes.txt"
     bad.write_text("these are my notes, not a MIDI file\n")

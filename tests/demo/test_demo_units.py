@@ -143,7 +143,7 @@ def test_load_upload_limits_size_and_duration(tmp_path):
     assert load_upload(path, DemoLimits(max_duration_s=30.5)).total_time == pytest.approx(30.0)
     with pytest.raises(SpecdiffError, match=r"long.mid: the piece lasts 30.0 s; .* at most 10 s"):
         load_upload(path, DemoLimits(max_duration_s=10.0))
-    with pytest.raises(SpecdiffError, match=r"long.mid: file is 0.0 MB; the limit is"):
+    with pytest.raises(SpecdiffError, match=r"long.mid: file is 0.00 MiB; the limit is 0.00 MiB"):
         load_upload(path, DemoLimits(max_upload_bytes=10))
     with pytest.raises(SpecdiffError, match="missing.mid: cannot read"):
         load_upload(tmp_path / "missing.mid", DemoLimits())
