@@ -3,12 +3,15 @@
 Differences from the official rules: steps are rounded note by note and a note with start ==
 end gets end = start + 1; events are sorted by the whole tuple (step, is_drum, program,
 velocity 0/1, pitch); segment k holds steps [512 k, 512 k + 512) and the last segment is the one
-of the last event; shift values are absolute in the segment (1..511, never 0); program and
-velocity state is reset by every shift, every tie and (velocity only) every program change, so
-they repeat at every step; ids are raw indices (no PAD/EOS/UNK). Each segment starts with its
-tie section: ``program, pitch`` of every active melodic note (sorted by program, pitch; no
-dedupe), then ``tie``; segment 0 has a bare ``tie``. A note-off on a boundary follows the tie
-section. Pass ``program_map=False`` for the port's checkpoints (they were trained on raw
+of the last event; shift values are absolute in the segment (1..511, never 0). A filter then
+drops a shift equal to the current time, a program equal to the current program, a velocity 0
+unless the velocity state is unset and a velocity 1 when it is already on; every shift and tie
+resets the program and velocity state, a program change resets the velocity state, so program
+and velocity repeat at every step. Ids are raw indices (no PAD/EOS/UNK). Each segment starts
+with its tie section: ``program, pitch`` of every active melodic note (sorted by program, pitch;
+its programs go through the same filter), then ``tie``; segment 0 has a bare ``tie``. A note-off
+on a boundary follows the tie section. A sequence without notes gives no segments (the port
+gives one bare ``tie``). Pass ``program_map=False`` for the port's checkpoints (they were trained on raw
 programs).
 """
 
@@ -63,29 +66,40 @@ def _window(ev: np.ndarray, s0: int, s1: int, codec: CodecConfig, name: str) -> 
         if not drum:
             active[(program, pitch)] = vel
     keys = sorted(k for k, v in active.items() if v)
-    toks, units = [], []
-    for i, (program, pitch) in enumerate(keys):
-        toks += [off["program"] + program, off["pitch"] + pitch]
-        units += [i, i]
-    toks.append(off["tie"])
-    units.append(len(keys))
-    time, cur_program, cur_vel = 0, None, None
+    # Unfiltered stream: (kind, value, unit); units are kept or dropped whole on truncation.
+    stream = [(kind, value, i) for i, (program, pitch) in enumerate(keys)
+              for kind, value in (("program", program), ("pitch", pitch))]
+    stream.append(("tie", 0, len(keys)))
     inside = ev[(ev[:, 0] >= s0) & (ev[:, 0] < s1)].tolist()
     for e, (step, drum, program, vel, pitch) in enumerate(inside):
         unit = len(keys) + 1 + e
-        before = len(toks)
-        shift = step - s0
-        if shift != time:
-            toks.append(off["shift"] + shift)
-            time, cur_program, cur_vel = shift, None, None
-        if not drum and program != cur_program:
-            toks.append(off["program"] + program)
-            cur_program, cur_vel = program, None
-        if (vel == 0 and cur_vel is None) or (vel == 1 and cur_vel != 1):
-            toks.append(off["velocity"] + vel)
-        cur_vel = vel
-        toks.append(off["drum" if drum else "pitch"] + pitch)
-        units += [unit] * (len(toks) - before)
+        if step > s0:
+            stream.append(("shift", step - s0, unit))
+        if not drum:
+            stream.append(("program", program, unit))
+        stream += [("velocity", vel, unit), ("drum" if drum else "pitch", pitch, unit)]
+    toks, units = [], []
+    time, program, is_on = 0, -1, None  # the port's filter state
+    for kind, value, unit in stream:
+        if kind == "shift":
+            if value == time:
+                continue
+            time, program, is_on = value, -1, None
+        elif kind == "program":
+            if value == program:
+                continue
+            program, is_on = value, None
+        elif kind == "velocity":
+            if value == 0 and is_on is None:
+                is_on = False
+            elif value == 1 and not is_on:
+                is_on = True
+            else:
+                continue
+        elif kind == "tie":
+            program, is_on = -1, None
+        toks.append(off[kind] + value)
+        units.append(unit)
     return _finish_port(np.array(toks, dtype=np.int64), np.array(units, dtype=np.int64),
                         len(keys), s0, codec, name)
 

@@ -107,3 +107,13 @@ def test_note_sequence_rejects_out_of_range_values():
 
     with pytest.raises(ValueError, match="pitch"):
         NoteSequence.from_arrays([0.0], [1.0], [128], [100], [0], [False])
+
+
+def test_port_tie_section_programs_go_through_the_filter():
+    seq = NoteSequence.from_notes([Note(4.0, 6.0, 60, 100, 0, False),
+                                   Note(4.0, 6.0, 64, 100, 0, False),
+                                   Note(5.0, 6.0, 50, 100, 33, False)])
+    o = PORT_CODEC.offsets
+    seg1 = tokenize_notes(seq, PORT_CODEC, program_map=False)[1].tolist()
+    assert seg1[:6] == [o["program"], o["pitch"] + 60, o["pitch"] + 64, o["program"] + 33,
+                        o["pitch"] + 50, o["tie"]]
