@@ -150,3 +150,21 @@ def test_cfg_combines_and_batches():
     assert calls == [4, 2, 2]
     assert torch.equal(cfg(model_fn, 1.0)(x, t), torch.full((2, 4), 3.0))
     assert calls == [4, 2, 2, 2]
+
+
+def test_sampler_config_and_sample_guided():
+    from specdiff.diffusion import SamplerConfig, sample_guided
+
+    assert SamplerConfig().num_steps == 20 and SamplerConfig().network_passes == 40
+    official = SamplerConfig.official()
+    assert (official.name, official.num_steps, official.network_passes) == ("ddpm", 1000, 2000)
+    assert SamplerConfig.diffusers().network_passes == 100
+
+    def model_fn(x, t, cond=None):
+        c = torch.ones(x.shape[0], dtype=torch.bool) if cond is None else cond
+        return continuous_fn(x, t) + torch.where(c, 0.1, 0.0)[:, None]
+
+    config = SamplerConfig(steps=5, guidance=3.0)
+    out = sample_guided(model_fn, (6, 4), config, torch.Generator().manual_seed(0))
+    ref = sample(cfg(model_fn, 3.0), (6, 4), "dpmpp_2m", 5, torch.Generator().manual_seed(0))
+    assert torch.equal(out, ref)

@@ -1,0 +1,195 @@
+"""Time to generate one 5.12 s segment (256 frames): specdiff vs diffusers 0.24.0 vs the official recipe.
+
+    /work/venv/bin/python benchmarks/denoise_speed.py [--configs small base] [--tokens 512]
+
+Random weights at the paper's ``small`` and ``base`` sizes (with context encoder), one segment with
+``--tokens`` note tokens (of 2048 slots) and a full previous-segment context:
+
+* specdiff: encode once, then 20 DPM-Solver++(2M) steps with classifier-free guidance (w = 2,
+  conditional and unconditional rows in one batch, cross-attention K/V cached, padding trimmed),
+  float32 and bfloat16; the whole segment is timed.
+* diffusers 0.24.0 (``/work/refenv``): its pipeline's components (``SpectrogramNotesEncoder``,
+  ``SpectrogramContEncoder``, ``T5FilmDecoder``, ``DDPMScheduler``), 100 steps, no guidance,
+  float32. Encoding is timed; ``--ref-steps`` decoder+scheduler steps are timed after one warm-up
+  step and extrapolated to 100.
+* official recipe: 1000 DDPM steps with guidance as two unbatched passes over the full memory,
+  timed on the diffusers decoder (same network, same numerics) and extrapolated from
+  ``--ref-steps`` steps.
+
+Each measurement runs in its own process (one after the other) so that the peak resident memory
+(ru_maxrss, weights included) belongs to it alone. Prints a table and ratios.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+# benchmarks/ holds a tokenize.py that would shadow the standard library's module
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import resource  # noqa: E402
+import subprocess  # noqa: E402
+import time  # noqa: E402
+
+SIZES = {  # d_model, heads, head_dim, d_ff, layers (model.md §2)
+    "tiny": (32, 4, 8, 64, 2),
+    "small": (512, 6, 64, 1024, 8),
+    "base": (768, 12, 64, 2048, 12),
+}
+REFENV = "/work/refenv/bin/python"
+
+
+def _tokens(n_valid: int):
+    import torch
+
+    gen = torch.Generator().manual_seed(0)
+    tokens = torch.zeros(1, 2048, dtype=torch.long)
+    tokens[0, :n_valid] = torch.randint(1, 1536, (n_valid,), generator=gen)
+    context = torch.rand(1, 256, 128, generator=gen) * 2 - 1
+    return tokens, context
+
+
+def _peak_gib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
+def worker_specdiff(args) -> dict:
+    import torch
+
+    from specdiff.diffusion import cfg, sample
+    from specdiff.models import SpectrogramDiffusion, model_config
+
+    torch.manual_seed(0)
+    model = SpectrogramDiffusion(model_config(args.config)).eval()
+    if args.dtype == "bfloat16":
+        model = model.to(torch.bfloat16)
+    tokens, context = _tokens(args.tokens)
+    with torch.inference_mode():
+        enc, mask = model.encode(tokens, context)  # warm-up: one guided network call
+        cfg(model.eps_fn(enc, mask), 2.0)(torch.randn(1, 256, 128), torch.ones(1))
+        start = time.perf_counter()
+        enc, mask = model.encode(tokens, context)
+        encode_s = time.perf_counter() - start
+        fn = cfg(model.eps_fn(enc, mask), 2.0)
+        x = sample(fn, (1, 256, 128), "dpmpp_2m", args.steps, torch.Generator().manual_seed(1))
+        total = time.perf_counter() - start
+    assert torch.isfinite(x).all()
+    return dict(encode_s=encode_s, segment_s=total, step_s=(total - encode_s) / args.steps,
+                peak_gib=_peak_gib())
+
+
+def worker_diffusers(args) -> dict:
+    import torch
+    from diffusers import DDPMScheduler, T5FilmDecoder
+    from diffusers.pipelines.spectrogram_diffusion import SpectrogramContEncoder, SpectrogramNotesEncoder
+
+    d, heads, dh, ff, layers = SIZES[args.config]
+    t5 = dict(d_model=d, num_heads=heads, d_kv=dh, d_ff=ff, num_layers=layers, dropout_rate=0.1,
+              feed_forward_proj="gated-gelu")
+    torch.manual_seed(0)
+    notes = SpectrogramNotesEncoder(max_length=2048, vocab_size=1536, **t5).eval()
+    cont = SpectrogramContEncoder(input_dims=128, targets_context_length=256, **t5).eval()
+    dec = T5FilmDecoder(input_dims=128, targets_length=256, max_decoder_noise_time=20000.0,
+                        d_model=d, num_layers=layers, num_heads=heads, d_kv=dh, d_ff=ff,
+                        dropout_rate=0.1).eval()
+    sched = DDPMScheduler(beta_schedule="squaredcos_cap_v2", num_train_timesteps=1000,
+                          variance_type="fixed_large", clip_sample=True)
+    sched.set_timesteps(100)
+    tokens, context = _tokens(args.tokens)
+    gen = torch.Generator().manual_seed(1)
+    ones = torch.ones(1, 256, dtype=torch.bool)
+
+    def encode():
+        enc = notes(encoder_input_tokens=tokens.int(), encoder_inputs_mask=tokens > 0)
+        return [enc, cont(encoder_inputs=context, encoder_inputs_mask=ones)]
+
+    def step(memory, x, t):
+        out = dec(encodings_and_masks=memory, decoder_input_tokens=x,
+                  decoder_noise_time=(t / 1000) * torch.ones(1))
+        return sched.step(out, t, x, generator=gen).prev_sample
+
+    with torch.inference_mode():
+        memory = encode()
+        x = step(memory, torch.randn(1, 256, 128, generator=gen), sched.timesteps[0])  # warm-up
+        start = time.perf_counter()
+        memory = encode()
+        encode_s = time.perf_counter() - start
+        start = time.perf_counter()
+        for t in sched.timesteps[1:1 + args.ref_steps]:
+            x = step(memory, x, t)
+        step_s = (time.perf_counter() - start) / args.ref_steps
+        # official recipe: per step a conditional and a separate unconditional pass
+        uncond = [(e * 0, m & False) for e, m in memory]
+        start = time.perf_counter()
+        for t in sched.timesteps[1:1 + args.ref_steps]:
+            dec(encodings_and_masks=memory, decoder_input_tokens=x,
+                decoder_noise_time=(t / 1000) * torch.ones(1))
+            x = step(uncond, x, t)
+        guided_step_s = (time.perf_counter() - start) / args.ref_steps
+    return dict(encode_s=encode_s, step_s=step_s, segment_s=encode_s + 100 * step_s,
+                official_step_s=guided_step_s, official_segment_s=encode_s + 1000 * guided_step_s,
+                peak_gib=_peak_gib())
+
+
+def spawn(python: str, worker: str, config: str, args, **extra) -> dict:
+    cmd = [python, os.path.abspath(__file__), "--worker", worker, "--config", config,
+           "--tokens", str(args.tokens), "--steps", str(args.steps), "--ref-steps", str(args.ref_steps)]
+    for key, value in extra.items():
+        cmd += [f"--{key}", str(value)]
+    env = dict(os.environ, PYTHONWARNINGS="ignore")
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    if done.returncode:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--configs", nargs="+", default=["small", "base"], choices=list(SIZES))
+    parser.add_argument("--tokens", type=int, default=512, help="valid note tokens in the segment")
+    parser.add_argument("--steps", type=int, default=20, help="specdiff DPM-Solver++ steps")
+    parser.add_argument("--ref-steps", type=int, default=3,
+                        help="diffusers steps timed (then extrapolated)")
+    parser.add_argument("--refenv", default=REFENV, help="python of the diffusers 0.24.0 env")
+    parser.add_argument("--worker", choices=["specdiff", "diffusers"], help=argparse.SUPPRESS)
+    parser.add_argument("--config", help=argparse.SUPPRESS)
+    parser.add_argument("--dtype", default="float32", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker == "specdiff":
+        print(json.dumps(worker_specdiff(args)))
+        return
+    if args.worker == "diffusers":
+        print(json.dumps(worker_diffusers(args)))
+        return
+
+    import torch
+
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs; "
+          f"{args.tokens} note tokens + 256 context frames; times in seconds per 5.12 s segment")
+    header = f"{'config':6} {'method':44} {'segment s':>10} {'step s':>8} {'peak GiB':>9} {'speed-up':>9}"
+    print(header)
+    print("-" * len(header))
+    for config in args.configs:
+        ref = spawn(args.refenv, "diffusers", config, args)
+        rows = [
+            ("diffusers 0.24.0, 100 DDPM steps, no CFG (extrap.)", ref["segment_s"], ref["step_s"],
+             ref["peak_gib"]),
+            ("official recipe, 1000 steps x 2 passes (extrap.)", ref["official_segment_s"],
+             ref["official_step_s"], ref["peak_gib"]),
+        ]
+        for dtype in ("float32", "bfloat16"):
+            ours = spawn(sys.executable, "specdiff", config, args, dtype=dtype)
+            rows.append((f"specdiff {dtype}, {args.steps} DPM++ steps, CFG", ours["segment_s"],
+                         ours["step_s"], ours["peak_gib"]))
+        for name, seg, step, peak in rows:
+            print(f"{config:6} {name:44} {seg:10.2f} {step:8.3f} {peak:9.2f} "
+                  f"{ref['segment_s'] / seg:8.2f}x")
+        sys.stdout.flush()
+    print("speed-up = diffusers segment time / this row's segment time")
+
+
+if __name__ == "__main__":
+    main()
