@@ -94,6 +94,12 @@ class NoteSequence:
         return [Note(float(s), float(e), int(p), int(v), int(g), bool(d)) for s, e, p, v, g, d in
                 zip(self.start, self.end, self.pitch, self.velocity, self.program, self.is_drum)]
 
+    def replace(self, **changes) -> NoteSequence:
+        """A copy with some fields replaced (like ``dataclasses.replace``)."""
+        fields = {name: getattr(self, name) for name in self.__slots__}
+        fields.update(changes)
+        return NoteSequence(**fields)
+
     def __len__(self) -> int:
         return len(self.start)
 

@@ -117,3 +117,9 @@ def test_port_tie_section_programs_go_through_the_filter():
     seg1 = tokenize_notes(seq, PORT_CODEC, program_map=False)[1].tolist()
     assert seg1[:6] == [o["program"], o["pitch"] + 60, o["pitch"] + 64, o["program"] + 33,
                         o["pitch"] + 50, o["tie"]]
+
+
+def test_note_sequence_replace():
+    seq = NoteSequence(notes=[Note(0.0, 1.0, 60, 90, 41, False)])
+    moved = seq.replace(program=np.array([0]), total_time=2.0)
+    assert moved.program.tolist() == [0] and moved.total_time == 2.0 and seq.program[0] == 41
