@@ -21,7 +21,7 @@ from specdiff.evaluation.frechet import (
     reconstruction_distance,
 )
 from specdiff.evaluation.report import COLUMNS, EvalReport
-from specdiff.evaluation.runner import EvalOptions, evaluate_systems, list_files
+from specdiff.evaluation.runner import EvalOptions, evaluate_systems, list_files, resolve_files
 from specdiff.evaluation.spectral import log_mel_l1, multi_resolution_stft_distance
 from specdiff.evaluation.transcription import (
     BasicPitchTranscriber,
@@ -64,6 +64,7 @@ __all__ = [
     "pad_to_whole_seconds",
     "prepare_for_embedding",
     "reconstruction_distance",
+    "resolve_files",
     "vggish_frame_times",
     "vggish_num_frames",
 ]

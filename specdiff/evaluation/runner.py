@@ -80,6 +80,24 @@ def list_files(folder: str | os.PathLike, suffixes: Sequence[str], what: str) ->
     return found
 
 
+Files = Mapping[str, "str | os.PathLike"]  # {stem: path}, e.g. generated audio in a cache
+
+
+def resolve_files(spec: str | os.PathLike | Files, suffixes: Sequence[str], what: str
+                  ) -> dict[str, Path]:  # fmt: skip
+    """{stem: path} from a folder (see ``list_files``) or from an explicit {stem: path} mapping,
+    whose files must exist."""
+    if not isinstance(spec, Mapping):
+        return list_files(spec, suffixes, what)
+    files = {str(stem): Path(path) for stem, path in spec.items()}
+    for path in files.values():
+        if not path.is_file():
+            raise SpecdiffError(f"{path}: {what} file not found")
+    if not files:
+        raise SpecdiffError(f"no {what} files given")
+    return files
+
+
 def _map(fn: Callable, items: list, jobs: int, desc: str, progress: bool) -> list:
     from tqdm.auto import tqdm
 
@@ -150,9 +168,9 @@ def _nanmean(values: list[float]) -> float:
 
 
 def evaluate_systems(
-    systems: Mapping[str, str | os.PathLike],
-    reference_dir: str | os.PathLike,
-    midi_dir: str | os.PathLike | None = None,
+    systems: Mapping[str, str | os.PathLike | Files],
+    reference_dir: str | os.PathLike | Files,
+    midi_dir: str | os.PathLike | Files | None = None,
     *,
     embedders: Sequence[Embedder] = (),
     transcriber=None,
@@ -162,10 +180,11 @@ def evaluate_systems(
     """Score each system's audio folder against the reference folder (and MIDI folder).
 
     Args:
-        systems: {row name: folder of generated audio}; files are paired with the reference by
-            stem; stems without a reference are reported and skipped.
-        reference_dir: folder of reference (ground-truth) audio.
-        midi_dir: folder of the input MIDI files; needed for transcription F1.
+        systems: {row name: folder of generated audio, or a {stem: audio path} mapping};
+            files are paired with the reference by stem; stems without a reference are
+            reported and skipped.
+        reference_dir: folder (or {stem: path}) of reference (ground-truth) audio.
+        midi_dir: folder (or {stem: path}) of the input MIDI files; needed for transcription F1.
         embedders: embedding models (e.g. ``VGGishEmbedder``) for ``<name>_recon`` and
             ``<name>_fad``.
         transcriber: e.g. ``BasicPitchTranscriber()``; used only when ``midi_dir`` is given.
@@ -175,7 +194,7 @@ def evaluate_systems(
     Returns:
         An ``EvalReport`` (rows = systems, metric means; per-file values; notes).
     """
-    refs = list_files(reference_dir, AUDIO_SUFFIXES, "reference audio")
+    refs = resolve_files(reference_dir, AUDIO_SUFFIXES, "reference audio")
     rows: dict[str, dict[str, Path]] = {}
     notes: list[str] = []
     if reference_name:
@@ -183,15 +202,16 @@ def evaluate_systems(
     for name, folder in systems.items():
         if name in rows:
             raise SpecdiffError(f"system name {name!r} used twice")
-        found = list_files(folder, AUDIO_SUFFIXES, f"{name!r} audio")
+        found = resolve_files(folder, AUDIO_SUFFIXES, f"{name!r} audio")
         missing = sorted(set(found) - set(refs))
         if missing:
             notes.append(f"{name}: {len(missing)} file(s) without a reference skipped "
                          f"(e.g. {missing[0]!r})")  # fmt: skip
         rows[name] = {s: p for s, p in found.items() if s in refs}
         if not rows[name]:
-            raise SpecdiffError(f"{folder}: no file stem matches a file in {reference_dir}")
-    midis = list_files(midi_dir, MIDI_SUFFIXES, "MIDI") if midi_dir is not None else {}
+            where = folder if not isinstance(folder, Mapping) else f"system {name!r}"
+            raise SpecdiffError(f"{where}: no file stem matches a reference file")
+    midis = resolve_files(midi_dir, MIDI_SUFFIXES, "MIDI") if midi_dir is not None else {}
     use_transcriber = transcriber if midis else None
     if use_transcriber is not None:
         notes.append(DRUM_NOTE)

@@ -151,6 +151,18 @@ def _flatten(tree, prefix=""):
     return {k: v for key, sub in tree.items() for k, v in _flatten(sub, f"{prefix}/{key}").items()}
 
 
+def test_explicit_file_mappings_equal_folders(folders, vggish):
+    """Generated audio kept under content-hash names (e.g. in a cache) is paired by mapping."""
+    by_folder = evaluate_systems({"enc": folders / "encoded"}, folders / "ref",
+                                 embedders=[vggish], options=EvalOptions(progress=False))
+    mapping = {p.stem: p for p in (folders / "encoded").iterdir()}
+    by_mapping = evaluate_systems({"enc": mapping}, folders / "ref", embedders=[vggish],
+                                  options=EvalOptions(progress=False))  # fmt: skip
+    assert by_mapping.to_dict() == by_folder.to_dict()
+    with pytest.raises(SpecdiffError, match="missing.wav: 'enc' audio file not found"):
+        evaluate_systems({"enc": {"song_a": folders / "missing.wav"}}, folders / "ref")
+
+
 def test_user_errors(folders, tmp_path, capsys):
     (tmp_path / "other").mkdir()
     sf.write(tmp_path / "other" / "unrelated.wav", np.zeros(1600, np.float32), 16000)
