@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 
 import torch
-from torch.utils.data import Sampler
+from torch.utils.data import Dataset, Sampler
 
 EXPONENT = 0.3
 
@@ -66,3 +66,47 @@ class MixtureSampler(Sampler[int]):
         draws = torch.multinomial(self.probabilities, self.num_samples, replacement=True,
                                   generator=generator)
         return iter(draws.tolist())
+
+
+class MixtureDataset(Dataset):
+    """A window dataset re-weighted across corpora, for any index sampler (e.g. the training
+    DataModule's uniform, resumable one).
+
+    Index i belongs to corpus c for a share ``corpus_weights(...)[c]`` of the ``length``
+    indices; each access returns a random window of a random chunk of that corpus (drawn with
+    the dataset's per-worker generator), so small corpora are repeated and large ones
+    subsampled as the temperature says.
+
+    Args:
+        dataset: a ``WindowDataset`` (``CacheDataset`` or ``SourceDataset``).
+        length: virtual epoch length (default: ``len(dataset)``).
+        exponent, overrides: see ``corpus_weights``.
+    """
+
+    def __init__(self, dataset, length: int | None = None, exponent: float = EXPONENT,
+                 overrides: Mapping[str, float] | None = None):
+        self.dataset = dataset
+        names = dataset.corpora()
+        self.members: dict[str, list[int]] = {}
+        for i, name in enumerate(names):
+            self.members.setdefault(name, []).append(i)
+        self.weights = corpus_weights(Counter(names), exponent, overrides)
+        self.length = length if length is not None else len(dataset)
+        order = sorted(c for c, w in self.weights.items() if w > 0)
+        cuts = torch.tensor([self.weights[c] for c in order], dtype=torch.float64).cumsum(0)
+        self._order = order
+        self._cuts = (cuts / cuts[-1] * self.length).round().long().tolist()
+
+    def __len__(self) -> int:
+        return self.length
+
+    def corpus_of(self, index: int) -> str:
+        for name, cut in zip(self._order, self._cuts):
+            if index < cut:
+                return name
+        return self._order[-1]
+
+    def __getitem__(self, index: int):
+        members = self.members[self.corpus_of(index)]
+        rng = self.dataset._random()
+        return self.dataset[members[int(rng.integers(len(members)))]]

@@ -30,8 +30,9 @@ class WindowConfig:
         context: also return the previous ``num_frames`` frames of log-mel and their mask.
         program_map: map melodic programs to Slakh class programs when tokenizing (what the
             official inference does, so train and inference agree).
-        features: ``"mel"`` (log-mel, computed per window like the official pipeline: frames of
-            the window's own samples, end zero-padded) or ``"audio"`` (raw samples only).
+        features: ``"mel"`` (scaled log-mel; computed per window like the official pipeline,
+            from the window's own samples with the end zero-padded, unless the cache has a mel
+            store), ``"audio"`` (raw samples only) or ``"both"``.
         codec: ``specdiff.codec.CodecConfig`` (default: the official codec).
     """
 
@@ -128,41 +129,46 @@ def make_sample(read: AudioReader, notes: np.ndarray, start_frame: int,
                 config: WindowConfig,
                 read_mel: Callable[[int, int], np.ndarray] | None = None
                 ) -> dict[str, torch.Tensor]:
-    """One training sample (unbatched).
+    """One training sample (unbatched), in the contract of ``specdiff.training``.
 
-    Returns:
-        ``tokens`` int64 (L,) with L = codec.max_tokens; ``audio`` float32 (num_samples,);
-        ``start_frame`` int64 (); with features="mel": ``mel`` float32 (num_frames, 128)
-        natural-log mel; with context: ``context_mel`` float32 (num_frames, 128) of the previous
-        frames and ``context_mask`` bool (num_frames,), False for frames before the recording
-        (their audio is silence).
-        ``read_mel(start_frame, num_frames) -> (num_frames, 128)`` takes the log-mel from a
-        whole-recording spectrogram (the cache's mel store) instead of computing it per window;
-        the two differ only in each window's last frame, whose analysis window reaches 320
-        samples past the window end (zero-padded per window, real audio in the whole recording).
+    Returns a dict of tensors:
+        ``tokens`` int64 (L,), L = codec.max_tokens, PAD = 0; ``start_frame`` int64 ().
+        features "mel"/"both": ``target`` float32 (num_frames, 128), log-mel scaled to [-1, 1]
+        (``specdiff.audio.scale_mel``); with ``context``: ``context`` (num_frames, 128) of the
+        previous frames and ``context_mask`` bool (num_frames,), False for frames before the
+        recording (their audio is silence).
+        features "audio"/"both": ``audio`` float32 (num_samples,) and with ``context``
+        ``context_audio`` (num_samples,) (the log-mel can then be computed on the GPU).
+
+    ``read_mel(start_frame, num_frames) -> (num_frames, 128)`` takes the log-mel from a
+    whole-recording spectrogram (the cache's mel store) instead of computing it per window;
+    the two differ only in each window's last frame, whose analysis window reaches 320 samples
+    past the window end (zero-padded per window, real audio in the whole recording).
     """
-    from specdiff.audio import log_mel
+    from specdiff.audio import log_mel, scale_mel
 
-    n = config.num_samples
+    n, f = config.num_samples, config.num_frames
     start = start_frame * config.hop_length
-    audio = read(start, n)
     sample = {"tokens": torch.from_numpy(window_tokens(notes, start_frame, config)),
-              "audio": torch.from_numpy(audio),
               "start_frame": torch.tensor(start_frame, dtype=torch.int64)}
-    if config.features == "mel" and read_mel is not None:
-        sample["mel"] = torch.from_numpy(read_mel(start_frame, config.num_frames))
+    need_audio = config.features in ("audio", "both") or read_mel is None
+    audio = read(start, n) if need_audio else None
+    context_audio = read(start - n, n) if need_audio and config.context else None
+    if config.features in ("audio", "both"):
+        sample["audio"] = torch.from_numpy(audio)
         if config.context:
-            sample["context_mel"] = torch.from_numpy(
-                read_mel(start_frame - config.num_frames, config.num_frames))
-            frames = start_frame - config.num_frames + np.arange(config.num_frames)
-            sample["context_mask"] = torch.from_numpy(frames >= 0)
-    elif config.features == "mel":
-        if config.context:
-            context = read(start - n, n)
-            mels = log_mel(torch.from_numpy(np.stack([audio, context])))  # (2, T, 128)
-            sample["mel"], sample["context_mel"] = mels[0], mels[1]
-            frames = start_frame - config.num_frames + np.arange(config.num_frames)
-            sample["context_mask"] = torch.from_numpy(frames >= 0)
+            sample["context_audio"] = torch.from_numpy(context_audio)
+    if config.features in ("mel", "both"):
+        if read_mel is not None:
+            mels = [read_mel(start_frame, f)] + ([read_mel(start_frame - f, f)]
+                                                 if config.context else [])
+            mels = torch.from_numpy(np.stack(mels))
         else:
-            sample["mel"] = log_mel(torch.from_numpy(audio))
+            batch = np.stack([audio, context_audio]) if config.context else audio[None]
+            mels = log_mel(torch.from_numpy(batch))  # (1 or 2, T, 128)
+        mels = scale_mel(mels)
+        sample["target"] = mels[0]
+        if config.context:
+            sample["context"] = mels[1]
+            sample["context_mask"] = torch.from_numpy(start_frame - f + np.arange(f) >= 0)
     return sample

@@ -63,7 +63,7 @@ def test_cache_windows_equal_source_windows(corpora, tmp_path: Path):
     # stems are stored once although 29 Slakh/Cerberus4 items use them
     slakh_files = [a for a in cache.audio_table if "/slakh/" in a["path"]]
     assert len(slakh_files) == 6 + 2 * (1 + 4)  # train stems; val/test: mix + 4 Cerberus stems
-    config = WindowConfig(context=True)
+    config = WindowConfig(context=True, features="both")
     for corpus in sorted(counts):
         cached = CacheDataset(out, corpora=[corpus], config=config)
         examples = [e for name in ("slakh",) if corpus in ("slakh", "cerberus4")
@@ -80,7 +80,9 @@ def test_cache_windows_equal_source_windows(corpora, tmp_path: Path):
             for start in sorted({0, top, 37}):
                 a, b = cached.window(r, start), direct.window(r, start)
                 assert_same(a, b)
-                assert a["mel"].shape == (256, 128) and a["tokens"].shape == (2048,)
+                assert a["target"].shape == (256, 128) and a["tokens"].shape == (2048,)
+                assert a["audio"].shape == (81920,) and a["context_audio"].shape == (81920,)
+                assert float(a["target"].min()) >= -1 and float(a["target"].max()) <= 1
                 assert bool(a["context_mask"].any()) == (start > 0)
                 assert a["context_mask"].sum() == min(start, 256)
     if HAVE_FLUIDSYNTH:  # rendered corpus: long enough for several random windows
@@ -206,5 +208,19 @@ def test_mel_store_windows_equal_whole_recording_mel(corpora, tmp_path: Path):
             a = cached.window(r, start)
             assert_same(a, direct.window(r, start))
             b = per_window.window(r, start)  # same but the last frame (and float16 rounding)
-            assert torch.allclose(a["mel"][:-1], b["mel"][:-1], atol=0.02)
+            assert torch.allclose(a["target"][:-1], b["target"][:-1], atol=0.003)
             assert torch.equal(a["tokens"], b["tokens"])
+
+
+def test_mixture_dataset_follows_weights(corpora, tmp_path: Path):
+    from specdiff.data import MixtureDataset
+
+    out = tmp_path / "mix"
+    assert prepare({k: v for k, v in corpora.items() if k in ("guitarset", "slakh")}, out) == 0
+    base = CacheDataset(out, splits=["train"], config=WindowConfig(features="audio"))
+    mix = MixtureDataset(base, length=400, overrides={"guitarset": 1.0, "slakh": 1.0,
+                                                      "cerberus4": 2.0})
+    share = Counter(mix.corpus_of(i) for i in range(len(mix)))
+    assert share == {"guitarset": 100, "slakh": 100, "cerberus4": 200}
+    sample = mix[399]
+    assert base.corpus(int(sample["recording"])) == mix.corpus_of(399) == "slakh"
