@@ -2,6 +2,7 @@
 //
 //   node drive_demo.mjs render URL MIDI_FILE INSTRUMENT STEPS SCREENSHOT.png
 //   node drive_demo.mjs reject URL NOT_MIDI_FILE
+//   node drive_demo.mjs example URL EXAMPLE_NAME
 //
 // Prints one JSON object with what the page showed; the Python test makes the assertions.
 // Exits 1 (with {"error": ...}) when an expected element never appears.
@@ -23,9 +24,17 @@ try {
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
   await page.goto(url);
-  await page.locator('#midi-upload input[type=file]').setInputFiles(file);
+  if (mode === 'example') {
+    await page.getByText(file, { exact: true }).first().click();  // `file` names the example
+  } else {
+    await page.locator('#midi-upload input[type=file]').setInputFiles(file);
+  }
 
-  if (mode === 'reject') {
+  if (mode === 'example') {
+    await page.locator('#status', { hasText: /Loaded|Error/ }).waitFor();
+    result.status = (await page.locator('#status').innerText()).trim();
+    result.menus = await page.locator('[id^=track-]:visible').count();
+  } else if (mode === 'reject') {
     // Our error line, or gradio's own toast (it refuses files over the size limit itself).
     const toast = page.locator('.toast-body');
     await page.locator('#status', { hasText: 'Error' }).or(toast).first().waitFor();

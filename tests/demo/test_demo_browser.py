@@ -135,6 +135,13 @@ def test_oversized_upload_is_refused_with_a_message(server, tmp_path):
     assert report["trackMenuVisible"] is False
 
 
+def test_bundled_example_loads_with_one_menu_per_instrument(server):
+    report = _drive("example", server, "quartet.mid")
+    assert report["status"] == "Loaded quartet.mid: 59 notes, 4 instruments."
+    assert report["menus"] == 4
+    assert report["pageErrors"] == []
+
+
 def test_non_midi_upload_shows_a_clear_error(server, tmp_path):
     bad = tmp_path / "notes.txt"
     bad.write_text("these are my notes, not a MIDI file\n")

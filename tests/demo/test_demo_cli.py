@@ -6,6 +6,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 from specdiff.cli import build_parser, main
 
 
@@ -48,3 +50,12 @@ def test_demo_options_default_to_loopback():
 def test_demo_rejects_nonsense_limits(capsys):
     assert main(["demo", "--max-duration", "0"]) == 2
     assert "--max-duration: expected a positive number" in capsys.readouterr().err
+
+
+def test_demo_with_a_bad_checkpoint_fails_before_serving(tmp_path, capsys):
+    pytest.importorskip("gradio", reason="gradio is not installed (pip install 'specdiff[demo]')")
+    bad = tmp_path / "model.safetensors"
+    bad.write_text("not a model")
+    assert main(["demo", "--model", str(bad), "--port", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"specdiff demo: error: {bad}") and err.count("\n") == 1
