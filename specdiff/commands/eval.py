@@ -96,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
         VGGishEmbedder,
         evaluate_systems,
     )
+    from specdiff.evaluation.vggish import VGGISH_WEIGHTS_URL
 
     systems = _systems(args)
     wanted, explicit = _wanted(args)
@@ -105,8 +106,8 @@ def run(args: argparse.Namespace) -> int:
         if explicit or args.vggish_weights or os.environ.get("SPECDIFF_VGGISH_WEIGHTS"):
             embedders.append(VGGishEmbedder.from_file(args.vggish_weights))
         else:
-            skipped.append("VGGish skipped: no weights (give --vggish-weights PATH; "
-                           "--metrics vggish explains how to get them)")  # fmt: skip
+            skipped.append(f"VGGish skipped: no weights; download {VGGISH_WEIGHTS_URL} and "
+                           "give --vggish-weights PATH (or $SPECDIFF_VGGISH_WEIGHTS)")  # fmt: skip
     if "trill" in wanted:
         if explicit or args.trill_model or os.environ.get("SPECDIFF_TRILL_MODEL"):
             embedders.append(TrillEmbedder.from_dir(args.trill_model))

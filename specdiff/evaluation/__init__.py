@@ -2,6 +2,20 @@
 
 Heavy optional pieces (VGGish weights, TRILL/TensorFlow, basic-pitch/onnxruntime) are loaded
 only when their classes are constructed; importing this package downloads nothing.
+
+Typical use (what ``specdiff eval`` does)::
+
+    from specdiff.evaluation import (BasicPitchTranscriber, EvalOptions, VGGishEmbedder,
+                                     evaluate_systems)
+
+    report = evaluate_systems(
+        {"ground truth encoded": "out/encoded", "model": "out/model"},  # or {stem: path} maps
+        "data/test_audio", "data/test_midi",
+        embedders=[VGGishEmbedder.from_file("vggish-10086976.pth")],
+        transcriber=BasicPitchTranscriber(),
+        options=EvalOptions(jobs=2, cache_dir="out/cache"),
+    )
+    print(report.to_markdown()); report.write("out"); report.plot("out")
 """
 
 from specdiff.evaluation.cache import EvalCache, content_hash, key_of
