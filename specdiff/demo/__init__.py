@@ -19,7 +19,7 @@ from specdiff.demo.gm import (
     pitch_name,
 )
 from specdiff.demo.limits import DemoLimits, load_upload
-from specdiff.demo.runner import RenderSettings, Rendering, load_model, synthesize_notes
+from specdiff.demo.runner import Rendering, RenderSettings, load_model, synthesize_notes
 from specdiff.demo.tracks import (
     Track,
     instrument_keys,

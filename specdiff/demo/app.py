@@ -69,7 +69,7 @@ class _RenderDirs:
 
 def build_app(
     model: Any,
-    limits: DemoLimits = DemoLimits(),
+    limits: DemoLimits | None = None,
     vocoder: str | None = None,
     device: str | None = None,
 ) -> Any:
@@ -77,11 +77,12 @@ def build_app(
 
     Args:
         model: a loaded model (see ``runner.load_model``).
-        limits: upload and request limits.
+        limits: upload and request limits (default ``DemoLimits()``).
         vocoder: vocoder name passed to the pipeline (``None``: its default).
         device: torch device for synthesis (``None``: the pipeline's default).
     """
     gr = import_gradio()
+    limits = limits or DemoLimits()
     samplers = sampler_defaults()
     first_sampler = next(iter(samplers))
     dirs = _RenderDirs()
@@ -114,7 +115,9 @@ def build_app(
     def on_sampler(name: str) -> Any:
         return gr.Slider(value=min(samplers.get(name, 1), limits.max_steps))
 
-    def on_render(values: dict, progress: Any = gr.Progress(track_tqdm=True)) -> list[Any]:
+    tracker = gr.Progress(track_tqdm=True)
+
+    def on_render(values: dict, progress: Any = tracker) -> list[Any]:
         # Inputs come as one {component: value} dict (a set of inputs), so that `progress` stays
         # positional: gradio mirrors the pipeline's tqdm bar only for a positional Progress.
         current = values[state]
@@ -211,7 +214,7 @@ def launch(
     model_source: str | None = None,
     host: str = "127.0.0.1",
     port: int = 7860,
-    limits: DemoLimits = DemoLimits(),
+    limits: DemoLimits | None = None,
     vocoder: str | None = None,
     device: str | None = None,
     block: bool = True,
@@ -222,6 +225,7 @@ def launch(
         The running ``gradio.Blocks`` (when ``block`` is false; else returns after Ctrl-C).
     """
     import_gradio()
+    limits = limits or DemoLimits()
     model = load_model(model_source, device)  # once, before serving: a bad checkpoint fails now
     app = build_app(model, limits, vocoder=vocoder, device=device)
     if not _is_loopback(host):

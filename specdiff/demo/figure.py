@@ -39,7 +39,6 @@ def make_figure(sequence: Any, mel: np.ndarray, frame_rate: float = 50.0, dpi: i
     from matplotlib.figure import Figure
 
     from specdiff.audio import MAX_LOG_MEL, MIN_LOG_MEL
-
     from specdiff.demo.tracks import instrument_keys
 
     mel = np.asarray(mel)

@@ -14,8 +14,6 @@ from typing import Any
 
 import numpy as np
 
-from specdiff.errors import SpecdiffError
-
 
 @dataclasses.dataclass(frozen=True)
 class RenderSettings:

@@ -65,36 +65,40 @@ def server(tmp_path_factory):
     model = SpectrogramDiffusion(model_config("tiny")).save_pretrained(tmp / "tiny.safetensors")
     port = _free_port()
     env = dict(os.environ, GRADIO_TEMP_DIR=str(tmp / "gradio"), PYTHONUNBUFFERED="1")
-    log = open(tmp / "server.log", "w+")
     command = [sys.executable, "-m", "specdiff", "demo", "--model", str(model), "--port",
                str(port), "--vocoder", "griffin-lim", "--max-duration", "30"]
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}/"
+    with open(tmp / "server.log", "w+") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+        try:
+            _wait_until_serving(url, process, log)
+            yield url
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def _wait_until_serving(url: str, process: subprocess.Popen, log) -> None:
     deadline = time.monotonic() + 90
     while True:
         try:
             with urllib.request.urlopen(url, timeout=2) as response:
                 if response.status == 200:
-                    break
+                    return
         except OSError:
             pass
         if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
             log.seek(0)
             pytest.fail(f"specdiff demo did not start:\n{log.read()}")
         time.sleep(0.25)
-    yield url
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-    log.close()
 
 
 def _drive(*args: str) -> dict:
-    result = subprocess.run([NODE, str(HERE / "drive_demo.mjs"), *args], capture_output=True,
-                            text=True, timeout=120, cwd=HERE)
+    result = subprocess.run([NODE, str(HERE / "drive_demo.mjs"), *args], check=False,
+                            capture_output=True, text=True, timeout=120, cwd=HERE)
     lines = result.stdout.strip().splitlines()
     assert lines, f"driver printed nothing; stderr:\n{result.stderr}"
     report = json.loads(lines[-1])
@@ -105,7 +109,7 @@ def _drive(*args: str) -> dict:
 def _local_addresses() -> list[str]:
     """This machine's non-loopback IPv4 addresses (those `hostname -I` prints)."""
     try:
-        out = subprocess.run(["hostname", "-I"], capture_output=True, text=True, timeout=5).stdout
+        out = subprocess.run(["hostname", "-I"], check=False, capture_output=True, text=True, timeout=5).stdout
     except (OSError, subprocess.SubprocessError):
         return []
     return [a for a in out.split() if "." in a and not a.startswith("127.")]

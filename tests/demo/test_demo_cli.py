@@ -12,8 +12,8 @@ from specdiff.cli import build_parser, main
 
 
 def _python(code: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], check=False,
+                          capture_output=True, text=True, timeout=120)
 
 
 def test_import_specdiff_and_demo_package_do_not_import_gradio():
