@@ -23,7 +23,7 @@ import sys
 # benchmarks/tokenize.py would shadow the standard library's tokenize module
 sys.path[:] = [p for p in sys.path if not p.rstrip("/").endswith("benchmarks")]
 
-import argparse  # noqa: E402
+import argparse
 import json
 import subprocess
 import tempfile
@@ -35,8 +35,15 @@ import soundfile as sf
 import soxr
 import torch
 
-from specdiff.data import (CacheDataset, PrepareConfig, SourceDataset, WindowConfig,
-                           list_examples, load_notes, prepare_cache)
+from specdiff.data import (
+    CacheDataset,
+    PrepareConfig,
+    SourceDataset,
+    WindowConfig,
+    list_examples,
+    load_notes,
+    prepare_cache,
+)
 from specdiff.data.problems import Problems
 from specdiff.data.source_mma import generate_mma
 from specdiff.data.windows import make_sample
@@ -74,8 +81,8 @@ class SeekDataset:
 
         def read(start: int, length: int) -> np.ndarray:
             rate = info.samplerate
-            lo = int(round(max(start, 0) * rate / 16000))
-            frames = int(round(length * rate / 16000))
+            lo = round(max(start, 0) * rate / 16000)
+            frames = round(length * rate / 16000)
             data, _ = sf.read(path, start=lo, frames=frames, dtype="float32", always_2d=True)
             audio = soxr.resample(data.mean(axis=1), rate, 16000, quality="HQ")
             out = np.zeros(length, np.float32)

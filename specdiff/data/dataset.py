@@ -12,8 +12,14 @@ from torch.utils.data import Dataset
 
 from specdiff.data.cache import CacheReader, from_storage, recording_mel, to_storage
 from specdiff.data.example import Example, load_notes
-from specdiff.data.windows import (WindowConfig, make_sample, max_start_frame, num_windows,
-                                   slice_frames, sum_window)
+from specdiff.data.windows import (
+    WindowConfig,
+    make_sample,
+    max_start_frame,
+    num_windows,
+    slice_frames,
+    sum_window,
+)
 
 
 class WindowDataset(Dataset):
@@ -58,7 +64,7 @@ class WindowDataset(Dataset):
     def mel_reader(self, recording: int):
         """``(start_frame, num_frames) -> (num_frames, 128)`` from a whole-recording log-mel,
         or None to compute the log-mel per window."""
-        return None
+        return
 
     def window(self, recording: int, start_frame: int) -> dict[str, torch.Tensor]:
         """The sample of ``recording`` starting at ``start_frame`` (deterministic)."""

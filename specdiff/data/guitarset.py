@@ -57,7 +57,7 @@ def read_jams(path: str | Path, program: int = PROGRAM) -> np.ndarray:
                 data = [dict(zip(data, v)) for v in zip(*data.values())]
             for obs in data:
                 start = float(obs["time"])
-                rows.append((start, start + float(obs["duration"]), int(round(float(obs["value"]))),
+                rows.append((start, start + float(obs["duration"]), round(float(obs["value"])),
                              VELOCITY, program, False))
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise SpecdiffError(f"{path}: not a GuitarSet JAMS file ({error})") from None

@@ -15,7 +15,7 @@ def open_midi(path: str | Path):
 
     try:
         return mido.MidiFile(str(path))
-    except Exception as error:  # mido raises OSError/EOFError/ValueError/KeyError
+    except Exception as error:  # noqa: BLE001 - mido raises OSError/EOFError/ValueError/...
         raise SpecdiffError(f"{path}: cannot parse MIDI ({error})") from None
 
 
@@ -29,9 +29,9 @@ def voices(midi) -> list[tuple[int, int, int]]:
         for msg in track:
             if msg.type == "program_change":
                 program.setdefault(msg.channel, msg.program)
-            elif msg.type == "note_on" and msg.velocity > 0 and msg.channel != DRUM_CHANNEL:
-                if msg.channel not in seen:
-                    seen.append(msg.channel)
+            elif (msg.type == "note_on" and msg.velocity > 0 and msg.channel != DRUM_CHANNEL
+                  and msg.channel not in seen):
+                seen.append(msg.channel)
         out.extend((ti, ch, program.get(ch, 0)) for ch in seen)
     return out
 

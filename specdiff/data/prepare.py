@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from specdiff.data.cache import (AUDIO_DTYPES, FORMAT, SAMPLE_RATE, read_jsonl, to_storage)
+from specdiff.data.cache import AUDIO_DTYPES, FORMAT, SAMPLE_RATE, read_jsonl, to_storage
 from specdiff.data.example import Example, list_examples, load_notes
 from specdiff.data.notes import NOTE_DTYPE
 from specdiff.data.problems import Problems
@@ -123,7 +123,7 @@ class _Writer:
         with shard.open("ab") as f:
             f.write(np.ascontiguousarray(samples, self.dtype).tobytes())
         row = {"path": path, "shard": self.shard, "offset": size // self.dtype.itemsize,
-               "length": int(len(samples))}
+               "length": len(samples)}
         self.audio.append(row)
         self.audio_index[path] = len(self.audio) - 1
         self._append_line("audio.jsonl", row)
@@ -135,7 +135,7 @@ class _Writer:
             f.write(np.ascontiguousarray(notes, NOTE_DTYPE).tobytes())
         row = {"corpus": example.corpus, "split": example.split, "id": example.id,
                "audio": audio, "num_samples": num_samples, "notes_offset": self.notes_count,
-               "num_notes": int(len(notes)), "sources": list(example.audio),
+               "num_notes": len(notes), "sources": list(example.audio),
                "notes_sources": list(example.notes)}
         self.notes_count += len(notes)
         self.items.append(row)

@@ -29,7 +29,7 @@ class Problems:
         """Record ``error`` (its message without a leading ``"<file>: "``)."""
         message = str(error)
         prefix = f"{file}: "
-        self.add(kind, file, message[len(prefix):] if message.startswith(prefix) else message)
+        self.add(kind, file, message.removeprefix(prefix))
 
     def __len__(self) -> int:
         return len(self.items)

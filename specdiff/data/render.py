@@ -138,7 +138,7 @@ def render_file(source: Path, uid: str, out_dir: Path, config: RenderConfig) -> 
     if duration <= 0:
         midi_out.unlink()
         raise SpecdiffError(f"{source}: MIDI has no notes")
-    keep = int(round((duration + config.tail) * SAMPLE_RATE))
+    keep = round((duration + config.tail) * SAMPLE_RATE)
     with tempfile.TemporaryDirectory(dir=out_dir, prefix=".render-") as tmp:
         wav = Path(tmp) / "out.wav"
         max_bytes = keep * 2 * 2 + (1 << 20)  # stereo int16 + slack for the header

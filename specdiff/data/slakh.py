@@ -23,7 +23,7 @@ DRUMS = 128  # program key of drum stems
 CLASS_PROGRAMS = (0, 4, 8, 16, 24, 26, 29, 32, 33, 40, 41, 42, 43, 46, 47, 48, 50, 52, 55, 56,
                   57, 58, 60, 61, 64, 66, 67, 68, 69, 70, 71, 73, 80, 88)
 # Cerberus4: (name, GM program range, program used for its notes).
-CERBERUS = (("piano", range(0, 8), 0), ("guitar", range(24, 32), 24),
+CERBERUS = (("piano", range(8), 0), ("guitar", range(24, 32), 24),
             ("bass", range(32, 40), 32), ("drums", (), DRUMS))
 SUBMIXES = 10  # random sub-mixes per training track (official shards: "10 random sub-mixes")
 MIN_SUBMIX_PROGRAMS = 4

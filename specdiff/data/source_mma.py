@@ -86,7 +86,8 @@ def generate_mma(out_dir: str | Path, count: int, seed: int = 0, bars: int = 24,
             partial = Path(tmp) / f"{name}.mid"
             try:
                 result = subprocess.run(["mma", "-f", str(partial), str(source)],
-                                        capture_output=True, text=True, timeout=timeout)
+                                        capture_output=True, text=True, timeout=timeout,
+                                        check=False)
             except subprocess.TimeoutExpired:
                 problems.add("mma failed", name, f"timed out after {timeout:.0f} s")
                 continue

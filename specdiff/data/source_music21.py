@@ -15,7 +15,7 @@ from specdiff.data.problems import Problems
 SUFFIXES = (".mxl", ".xml", ".musicxml", ".krn", ".abc", ".mid")
 # Melodic GM programs that suit polyphonic parts (keyboards, guitars, strings, brass, reeds,
 # pipes, leads, pads).
-PART_PROGRAMS = tuple(list(range(0, 8)) + [11, 16, 19, 21, 24, 25, 26, 27] + list(range(40, 44))
+PART_PROGRAMS = tuple(list(range(8)) + [11, 16, 19, 21, 24, 25, 26, 27] + list(range(40, 44))
                       + [46, 48, 49, 52, 56, 57, 58, 60, 61, 64, 65, 66, 67, 68, 69, 70, 71]
                       + [73, 74, 75, 80, 81, 88, 89])
 

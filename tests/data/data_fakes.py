@@ -31,7 +31,7 @@ def write_midi(path: Path, tracks: list[dict], tpq: int = 480, tempo: int = 5000
     midi = mido.MidiFile(type=1, ticks_per_beat=tpq)
     meta = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=tempo, time=0)])
     midi.tracks.append(meta)
-    ticks = lambda s: int(round(s * 1e6 / tempo * tpq))  # noqa: E731
+    ticks = lambda s: round(s * 1e6 / tempo * tpq)
     for spec in tracks:
         ch = spec.get("channel", 0)
         events = []

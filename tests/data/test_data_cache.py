@@ -11,8 +11,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from data_fakes import (make_guitarset, make_maestro, make_musicnet, make_slakh, make_urmp,
-                        run_command, write_audio, write_midi)
+from data_fakes import (
+    make_guitarset,
+    make_maestro,
+    make_musicnet,
+    make_slakh,
+    make_urmp,
+    run_command,
+    write_audio,
+    write_midi,
+)
 
 from specdiff.data import CacheDataset, MixtureSampler, SourceDataset, WindowConfig, corpus_weights
 from specdiff.data.cache import CacheReader
@@ -48,8 +56,8 @@ def prepare(corpora: dict[str, Path], out: Path, *extra: str) -> int:
 
 def assert_same(a: dict, b: dict) -> None:
     assert a.keys() == b.keys()
-    for key in a:
-        assert torch.equal(a[key], b[key]), key
+    for key, value in a.items():
+        assert torch.equal(value, b[key]), key
 
 
 def test_cache_windows_equal_source_windows(corpora, tmp_path: Path):
@@ -93,9 +101,9 @@ def test_cache_windows_equal_source_windows(corpora, tmp_path: Path):
 
 
 def test_window_note_subset_gives_identical_tokens(corpora):
-    from specdiff.data.midi import read_midi_notes
-
     import music21
+
+    from specdiff.data.midi import read_midi_notes
 
     prim = Path(music21.__file__).parent / "midi" / "testPrimitive"
     files = [prim / "test04.mid", prim / "test09.mid", prim / "test03.mid"]

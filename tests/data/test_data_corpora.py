@@ -6,8 +6,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from data_fakes import (SCALE, make_guitarset, make_maestro, make_musicnet, make_slakh,
-                        make_urmp, run_command)
+from data_fakes import (
+    SCALE,
+    make_guitarset,
+    make_maestro,
+    make_musicnet,
+    make_slakh,
+    make_urmp,
+    run_command,
+)
 
 from specdiff.data.example import list_examples, load_notes
 from specdiff.errors import SpecdiffError
@@ -75,8 +82,8 @@ def test_urmp_programs_raw_and_cleaned(tmp_path: Path):
     assert sorted(p.name for p in out.iterdir()) == [
         "01_Jupiter_vn_vc.mid", "03_Dance_fl_cl.mid", "17_Nocturne_vn_sax_tba.mid"]
     cleaned = {e.id: load_notes(e) for e in list_examples("urmp", root, ["train"], midi_root=out)}
-    for key in raw:
-        np.testing.assert_array_equal(cleaned[key], raw[key])
+    for key, notes in raw.items():
+        np.testing.assert_array_equal(cleaned[key], notes)
 
 
 def test_slakh_submixes_cerberus_and_test_mix(tmp_path: Path):
