@@ -133,7 +133,11 @@ def render_file(source: Path, uid: str, out_dir: Path, config: RenderConfig) -> 
         set_programs(midi, programs)
     midi_out = out_dir / "midi" / f"{uid}.mid"
     save_midi(midi, midi_out)
-    tracks = read_midi_tracks(midi_out)
+    try:
+        tracks = read_midi_tracks(midi_out)
+    except SpecdiffError as error:
+        midi_out.unlink(missing_ok=True)
+        raise SpecdiffError(f"{source}: {str(error).removeprefix(f'{midi_out}: ')}") from None
     duration = max((float(t.notes["end"].max()) for t in tracks), default=0.0)
     if duration <= 0:
         midi_out.unlink()
@@ -199,7 +203,10 @@ def render_corpus(inputs: list[str | Path], out_dir: str | Path, config: RenderC
             if (out_dir / entry["audio"]).is_file():
                 done.add(entry["id"])
     todo = []
+    inside = out_dir.resolve()
     for source, uid in find_midi(inputs):
+        if source.resolve().is_relative_to(inside):
+            continue  # our own MIDI copies when OUT lies inside an input folder
         if uid in done:
             report.skipped_existing += 1
         else:

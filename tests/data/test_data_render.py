@@ -109,3 +109,12 @@ def test_render_cli_defaults_parse(tmp_path: Path):
     status = run_command("render", ["render", str(tmp_path / "missing"), "-o", str(tmp_path),
                                     "--soundfont", str(SF2)])
     assert status == 2
+
+
+def test_output_inside_input_folder_is_not_re_rendered(tmp_path: Path):
+    src = make_inputs(tmp_path / "in")
+    out = src / "rendered"
+    config = RenderConfig(str(SF2), tail=0.5)
+    assert render_corpus([src], out, config, jobs=2, progress=False).rendered == 6
+    again = render_corpus([src], out, config, jobs=2, progress=False)
+    assert again.rendered == 0 and again.skipped_existing == 6 and not again.problems
