@@ -232,3 +232,20 @@ def test_mixture_dataset_follows_weights(corpora, tmp_path: Path):
     assert share == {"guitarset": 100, "slakh": 100, "cerberus4": 200}
     sample = mix[399]
     assert base.corpus(int(sample["recording"])) == mix.corpus_of(399) == "slakh"
+
+
+def test_dataloader_workers_read_the_memory_mapped_cache(corpora, tmp_path: Path):
+    out = tmp_path / "workers"
+    assert prepare({"guitarset": corpora["guitarset"], "urmp": corpora["urmp"]}, out,
+                   "--mel") == 0
+    ds = CacheDataset(out, config=WindowConfig(context=True))
+    loader = torch.utils.data.DataLoader(ds, batch_size=4, num_workers=2)
+    seen = 0
+    for batch in loader:
+        assert batch["target"].shape[1:] == (256, 128) and batch["tokens"].shape[1] == 2048
+        for i in range(len(batch["tokens"])):
+            again = ds.window(int(batch["recording"][i]), int(batch["start_frame"][i]))
+            for key, value in again.items():
+                assert torch.equal(value, batch[key][i]), key
+            seen += 1
+    assert seen == len(ds)
