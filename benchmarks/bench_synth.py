@@ -21,16 +21,16 @@ from pathlib import Path
 # would shadow it.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
-import argparse  # noqa: E402
-import importlib.util  # noqa: E402
-import json  # noqa: E402
-import os  # noqa: E402
-import resource  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
+import argparse
+import importlib.util
+import json
+import os
+import resource
+import subprocess
+import tempfile
+import time
 
-import torch  # noqa: E402
+import torch
 
 HERE = Path(__file__).resolve().parent
 _spec = importlib.util.spec_from_file_location("bench_vocoders", HERE / "bench_vocoders.py")

@@ -18,18 +18,18 @@ from pathlib import Path
 # would shadow it.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
-import argparse  # noqa: E402
-import shutil  # noqa: E402
-import struct  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
+import argparse
+import shutil
+import struct
+import subprocess
+import tempfile
+import time
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
 
-from specdiff.audio import load_audio, log_mel  # noqa: E402
-from specdiff.vocoders import GriffinLim  # noqa: E402
+from specdiff.audio import load_audio, log_mel
+from specdiff.vocoders import GriffinLim
 
 SOUNDFONT = "/usr/share/sounds/sf2/TimGM6mb.sf2"
 

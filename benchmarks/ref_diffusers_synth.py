@@ -18,13 +18,15 @@ from pathlib import Path
 # Keep this folder off the import path (a sibling tokenize.py would shadow the stdlib one).
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
-import json  # noqa: E402
-import time  # noqa: E402
+import json
+import time
 
-import torch  # noqa: E402
-from diffusers import DDPMScheduler, SpectrogramDiffusionPipeline, T5FilmDecoder  # noqa: E402
-from diffusers.pipelines.spectrogram_diffusion import (  # noqa: E402
-    SpectrogramContEncoder, SpectrogramNotesEncoder)
+import torch
+from diffusers import DDPMScheduler, SpectrogramDiffusionPipeline, T5FilmDecoder
+from diffusers.pipelines.spectrogram_diffusion import (
+    SpectrogramContEncoder,
+    SpectrogramNotesEncoder,
+)
 
 SIZES = {
     "small": dict(d_model=512, num_heads=6, d_kv=64, d_ff=1024, num_layers=8),

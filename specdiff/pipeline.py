@@ -75,7 +75,11 @@ def load_notes(midi: str | os.PathLike | object):
 
 
 def load_model(model=None, device: str | torch.device | None = None):
-    """Resolve ``model``: a ``SpectrogramDiffusion``, a checkpoint path or hub id, or the default."""
+    """Resolve ``model``: a ``SpectrogramDiffusion``, a checkpoint path or hub id, or the default.
+
+    Raises:
+        SpecdiffError: no model given and no built-in one; a bad checkpoint.
+    """
     from specdiff.models import SpectrogramDiffusion
 
     if model is None:
@@ -163,8 +167,7 @@ def generate_mels(
                 x = x.float().clamp(-1.0, 1.0)
             if has_context:
                 context = x
-            for row in unscale_mel(x).cpu():
-                yield row
+            yield from unscale_mel(x).cpu()
 
 
 def _num_samples(total_time: float, num_segments: int, tail_seconds: float, rate: int) -> int:

@@ -20,16 +20,16 @@ from specdiff.audio.mel import (
 from specdiff.audio.scaling import scale_mel, unscale_mel
 
 __all__ = [
-    "AudioFileWriter",
     "DEFAULT_MEL",
     "FRAMES_PER_SEGMENT",
     "HOP_LENGTH",
     "MAX_LOG_MEL",
     "MIN_LOG_MEL",
-    "MelConfig",
     "N_MELS",
     "SAMPLES_PER_SEGMENT",
     "SAMPLE_RATE",
+    "AudioFileWriter",
+    "MelConfig",
     "atomic_path",
     "frame_signal",
     "load_audio",

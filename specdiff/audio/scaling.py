@@ -17,7 +17,8 @@ def scale_mel(
 ) -> ArrayT:
     """Clip log-mel to [min_value, max_value], then map it linearly to [-1, 1].
 
-    x = 2 (clip(m, min, max) - min) / (max - min) - 1, as the official ``scale_features(clip=True)``.
+    x = 2 (clip(m, min, max) - min) / (max - min) - 1, as the official
+    ``scale_features(clip=True)``.
 
     Args:
         mel: natural-log mel of any shape, e.g. (B, T, 128); torch tensor or numpy array.

@@ -104,7 +104,8 @@ def test_mel_to_linear_fits_the_mel():
 
 
 def test_istft_inverts_stft():
-    audio = torch.randn(2, 320 * 20, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    gen = torch.Generator().manual_seed(1)
+    audio = torch.randn(2, 320 * 20, generator=gen, dtype=torch.float64)
     back = istft(stft(audio))
     assert back.shape == audio.shape
     # exact except at the very first samples, where the analysis window is ~0

@@ -35,7 +35,7 @@ def test_unknown_and_bad_paths(tmp_path):
 
 
 def test_registered_factories_are_used(monkeypatch):
-    import specdiff.vocoders.registry as registry
+    from specdiff.vocoders import registry
 
     monkeypatch.setattr(registry, "_FACTORIES", dict(registry._FACTORIES))
     class Silence(Vocoder):
