@@ -109,7 +109,8 @@ def build_app(
         status = f"Loaded **{Path(path).name}**: {len(sequence)} notes, {len(tracks)} instruments."
         if len(tracks) > MAX_TRACKS:
             status += f" Only the first {MAX_TRACKS} instruments can be re-assigned."
-        state = {"sequence": sequence, "keys": [t.key for t in tracks[:MAX_TRACKS]]}
+        state = {"sequence": sequence, "keys": [t.key for t in tracks[:MAX_TRACKS]],
+                 "stem": Path(path).stem or "specdiff"}
         return [status, table, state, *menus, *hidden[len(menus):]]
 
     def on_sampler(name: str) -> Any:
@@ -135,12 +136,12 @@ def build_app(
             settings = RenderSettings(sampler=name, steps=n_steps, guidance=weight,
                                       seed=seed_value, vocoder=vocoder, device=device)
             out = dirs.new()
-            result = synthesize_notes(sequence, model, settings, out)
+            result = synthesize_notes(sequence, model, settings, out / f"{current['stem']}.wav")
             progress(0.99, desc="Drawing the figure")
             from specdiff.audio import save_audio
             from specdiff.demo.figure import render_figure
 
-            flac = save_audio(out / "specdiff.flac", result.audio, result.sample_rate)
+            flac = save_audio(result.wav.with_suffix(".flac"), result.audio, result.sample_rate)
             png = render_figure(sequence, result.mel, out / "figure.png")
         except SpecdiffError as error:
             return [None, None, None, f"**Error:** {error}"]

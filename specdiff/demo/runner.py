@@ -76,15 +76,15 @@ def load_model(source: str | os.PathLike | None, device: str | None = None) -> A
 
 
 def synthesize_notes(
-    sequence: Any, model: Any, settings: RenderSettings, out_dir: str | os.PathLike
+    sequence: Any, model: Any, settings: RenderSettings, wav: str | os.PathLike
 ) -> Rendering:
-    """Synthesize a piece into ``out_dir/specdiff.wav``, keeping the generated mel.
+    """Synthesize a piece into the WAV file ``wav``, keeping the generated mel beside it.
 
     Args:
         sequence: the ``specdiff.codec.NoteSequence`` to render (instruments already re-assigned).
         model: a loaded ``SpectrogramDiffusion`` (see ``load_model``).
         settings: sampler settings.
-        out_dir: an existing folder for ``specdiff.wav`` and ``mel.npy``.
+        wav: the output WAV path (its folder must exist); the mel goes to ``wav`` + ``.mel.npy``.
 
     Returns:
         The audio, its sample rate and the generated spectrogram (see ``Rendering``).
@@ -94,14 +94,14 @@ def synthesize_notes(
     from specdiff.audio import HOP_LENGTH
     from specdiff.pipeline import synthesize_to_file
 
-    out_dir = Path(out_dir)
+    wav = Path(wav)
     options: dict[str, Any] = {"seed": int(settings.seed), "progress": True}
     for name in ("sampler", "steps", "guidance", "vocoder", "device"):
         if getattr(settings, name) is not None:
             options[name] = getattr(settings, name)
     # progress=True: tqdm bars, which the page mirrors (gradio's track_tqdm) and the log shows.
-    result = synthesize_to_file(sequence, out_dir / "specdiff.wav", model,
-                                save_mel=out_dir / "mel.npy", **options)
+    result = synthesize_to_file(sequence, wav, model, save_mel=wav.with_suffix(".mel.npy"),
+                                **options)
     audio, sample_rate = soundfile.read(result.path, dtype="float32", always_2d=False)
     frames = math.ceil(len(audio) / HOP_LENGTH)
     mel = np.load(result.mel_path)[:frames]  # (T, 128): segments past the audio's end dropped

@@ -167,7 +167,7 @@ def test_upload_reassign_render_listen_and_look(server, tmp_path):
     assert "Re-assigned: Acoustic Grand Piano → Violin" in report["status"]
     assert "2 steps" in report["status"] and "seed 0" in report["status"]
     # An audio element with a WAV source, the figure image, WAV and FLAC downloads.
-    assert report["audioSrc"] and report["audioSrc"].endswith(".wav")
+    assert report["audioSrc"] and report["audioSrc"].endswith("/quartet.wav")
     assert report["imageSrc"] and report["imageSrc"].endswith(".png")
     assert report["imageWidth"] > 0
     assert report["downloads"] == 2
