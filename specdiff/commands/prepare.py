@@ -31,6 +31,8 @@ def register(subparsers) -> None:
     p.add_argument("--audio-dtype", choices=("float32", "int16"), default="float32")
     p.add_argument("--max-overhang", type=float, default=1.0,
                    help="seconds notes may last past the audio before the pair is skipped")
+    p.add_argument("--max-silent-tail", type=float, default=60.0,
+                   help="seconds the audio may last past the last note before the pair is skipped")
     p.add_argument("--mel", action="store_true",
                    help="also store each example's log-mel (float16), so training windows need "
                    "no STFT")
@@ -65,6 +67,7 @@ def run(args) -> int:
     splits = [s for s in args.splits.split(",") if s.strip()]
     examples = gather_examples(corpora, splits, problems)
     config = PrepareConfig(audio_dtype=args.audio_dtype, max_overhang=args.max_overhang,
+                           max_silent_tail=args.max_silent_tail,
                            jobs=args.jobs, mel=args.mel)
     report = prepare_cache(examples, args.out, config, problems, progress=not args.no_progress)
     print(f"cached {report.items} new examples ({report.already} already cached) in {args.out}; "

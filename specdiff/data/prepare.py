@@ -28,6 +28,8 @@ class PrepareConfig:
             as a length mismatch (and is skipped).
         max_stem_mismatch: seconds by which the summed files of one example may differ in
             length.
+        max_silent_tail: seconds the audio may last past the last note end (release, applause,
+            silence) before the pair counts as a length mismatch.
         jobs: worker processes for decoding audio and parsing notes.
         mel: also store each example's whole-recording log-mel (float16), so that training
             windows need no STFT (``CacheDataset`` then slices it).
@@ -36,6 +38,7 @@ class PrepareConfig:
     audio_dtype: str = "float32"
     max_overhang: float = 1.0
     max_stem_mismatch: float = 1.0
+    max_silent_tail: float = 60.0
     jobs: int = 1
     mel: bool = False
 
@@ -156,6 +159,9 @@ def check_pair(example: Example, lengths: list[int], notes: np.ndarray,
     if notes_end > audio_end + config.max_overhang:
         return (f"length mismatch: notes end at {notes_end:.2f} s but the audio lasts "
                 f"{audio_end:.2f} s")
+    if audio_end > notes_end + config.max_silent_tail:
+        return (f"length mismatch: the audio lasts {audio_end:.2f} s but the notes end at "
+                f"{notes_end:.2f} s")
     return None
 
 

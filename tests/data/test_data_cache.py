@@ -129,18 +129,21 @@ def test_bad_data_is_reported_skipped_and_counted(corpora, tmp_path: Path, capsy
     shutil.copytree(corpora["maestro"], root)
     table = json.loads((root / "maestro-v3.0.0.json").read_text())
     stems = [Path(p).with_suffix("").as_posix() for p in table["audio_filename"].values()]
-    # 0: audio missing; 1: audio unreadable; 2: fine; 3: MIDI broken; 4: notes past the audio
+    # 0: audio missing; 1: audio unreadable; 2: fine; 3: MIDI broken; 4: notes past the audio;
+    # 5: audio far longer than the notes
     (root / f"{stems[0]}.wav").unlink()
     (root / f"{stems[1]}.wav").write_bytes(b"RIFF\x00\x00not audio")
-    for i, (split, stem) in enumerate((("train", "2019/broken"), ("train", "2019/long"))):
+    for i, (split, stem) in enumerate((("train", "2019/broken"), ("train", "2019/long"),
+                                       ("test", "2019/tail"))):
         k = str(3 + i)
-        write_audio(root / f"{stem}.wav", 2.0)
+        write_audio(root / f"{stem}.wav", 2.0 if i < 2 else 64.0, rate=8000)
         table["split"][k], table["audio_filename"][k] = split, f"{stem}.wav"
         table["midi_filename"][k] = f"{stem}.midi"
         for col in ("canonical_composer", "canonical_title", "year", "duration"):
             table[col][k] = table[col]["0"]
     (root / "2019/broken.midi").write_bytes(b"MThd\x00\x00\x00\x06\x00\x01")
     write_midi(root / "2019/long.midi", [{"notes": [(0.0, 9.0, 60)]}])
+    write_midi(root / "2019/tail.midi", [{"notes": [(0.0, 1.0, 60)]}])
     (root / "maestro-v3.0.0.json").write_text(json.dumps(table))
     out = tmp_path / "cache"
     status = run_command("prepare", ["prepare", str(out), "--maestro", str(root),
@@ -153,7 +156,8 @@ def test_bad_data_is_reported_skipped_and_counted(corpora, tmp_path: Path, capsy
                    "length mismatch", "corpus skipped"):
         assert needle in text.err, needle
     assert "1 corpus skipped" in text.out and "1 bad notes" in text.out
-    assert "1 length mismatch" in text.out and "2 missing audio" in text.out
+    assert "2 length mismatch" in text.out and "2 missing audio" in text.out
+    assert "the audio lasts 64.00 s but the notes end at 1.00 s" in text.err
     cache = CacheReader(out)
     assert [it.id for it in cache.items] == [stems[2]]
     # the surviving item is intact: same window as from its files
