@@ -1,6 +1,6 @@
 """Tokenization speed: specdiff vs diffusers 0.24.0 ``MidiProcessor``, same files, one run.
 
-    python benchmarks/tokenize.py [--ref-python /work/refenv/bin/python] [--repeats 5]
+    python benchmarks/bench_tokenize.py [--ref-python /work/refenv/bin/python] [--repeats 5]
 
 Files: the codec golden set (tests/fixtures/codec/midi, minus the file without notes, on which
 the reference crashes), examples/*.mid, and a ~3.5 minute mma song made on the fly when mma is
