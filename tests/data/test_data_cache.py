@@ -253,3 +253,27 @@ def test_dataloader_workers_read_the_memory_mapped_cache(corpora, tmp_path: Path
                 assert torch.equal(value, batch[key][i]), key
             seen += 1
     assert seen == len(ds)
+
+
+def test_prepare_resumes_after_an_interrupted_run(corpora, tmp_path: Path):
+    out = tmp_path / "resume"
+    assert prepare({"guitarset": corpora["guitarset"]}, out, "--mel") == 0
+    # an interrupted second run: half-written audio, notes, mel and index lines
+    for name in ("audio-000.bin", "notes.bin", "mel-000.bin"):
+        with (out / name).open("ab") as f:
+            f.write(b"\x01" * 1001)
+    with (out / "items.jsonl").open("a") as f:
+        f.write('{"corpus": "urmp", "split": "tr')
+    assert prepare({"guitarset": corpora["guitarset"], "urmp": corpora["urmp"]}, out,
+                   "--mel") == 0
+    cache = CacheReader(out)
+    assert Counter(it.corpus for it in cache.items) == {"guitarset": 4, "urmp": 4}
+    examples = (list_examples("guitarset", corpora["guitarset"])
+                + list_examples("urmp", corpora["urmp"]))
+    by_key = {(e.corpus, e.split, e.id): e for e in examples}
+    config = WindowConfig(context=True)
+    cached = CacheDataset(cache, config=config)
+    direct = SourceDataset([by_key[(it.corpus, it.split, it.id)] for it in cached.items],
+                           config=config, whole_mel=True)
+    for r in range(cached.num_recordings):
+        assert_same(cached.window(r, 0), direct.window(r, 0))
