@@ -162,7 +162,7 @@ def build_app(
         )
         state = gr.State(None)
         with gr.Row():
-            with gr.Column(scale=1):
+            with gr.Column(scale=2):
                 upload = gr.File(label="MIDI file", type="filepath", elem_id="midi-upload")
                 if examples():
                     gr.Examples([[str(p)] for p in examples()], inputs=[upload],
@@ -185,7 +185,7 @@ def build_app(
                                          label="Guidance (1 = none)", elem_id="guidance")
                     seed = gr.Number(value=0, precision=0, minimum=0, label="Seed", elem_id="seed")
                 render = gr.Button("Render", variant="primary", elem_id="render")
-            with gr.Column(scale=2):
+            with gr.Column(scale=3):
                 # The browser's own player: a plain <audio controls src=...> element.
                 audio = gr.Audio(label="Result", type="filepath", interactive=False,
                                  elem_id="result-audio",
