@@ -69,21 +69,41 @@ class NeuralVocoderConfig:
 TINY = NeuralVocoderConfig(dim=32, intermediate=64, layers=2, n_fft=640)
 
 
+def shifted_sum(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """Depthwise 'same' convolution along time in channels-last layout.
+
+    Args:
+        x: (B, T, C).
+        weight: (C, K), K odd.
+
+    Returns:
+        (B, T, C): out[:, t] = sum_k weight[:, k] * x[:, t + k - K // 2], zero padded.
+    """
+    k = weight.shape[1]
+    frames = x.shape[1]
+    padded = nn.functional.pad(x, (0, 0, k // 2, k // 2))  # (B, T + K - 1, C)
+    out = padded[:, :frames] * weight[:, 0]
+    for i in range(1, k):  # K small fused multiply-adds beat a depthwise conv1d on the CPU
+        out = out + padded[:, i : i + frames] * weight[:, i]
+    return out
+
+
 class ConvNeXtBlock(nn.Module):
-    """Depthwise conv -> LayerNorm -> MLP, scaled residual. (B, C, T) -> (B, C, T)."""
+    """Depthwise conv -> LayerNorm -> MLP, scaled residual. (B, T, C) -> (B, T, C)."""
 
     def __init__(self, dim: int, intermediate: int, kernel_size: int, layer_scale: float):
         super().__init__()
-        self.dwconv = nn.Conv1d(dim, dim, kernel_size, padding=kernel_size // 2, groups=dim)
+        self.dw_weight = nn.Parameter(torch.randn(dim, kernel_size) / kernel_size**0.5)
+        self.dw_bias = nn.Parameter(torch.zeros(dim))
         self.norm = nn.LayerNorm(dim, eps=1e-6)
         self.pwconv1 = nn.Linear(dim, intermediate)
         self.pwconv2 = nn.Linear(intermediate, dim)
         self.gamma = nn.Parameter(torch.full((dim,), layer_scale))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.dwconv(x).transpose(1, 2)  # (B, T, C)
+        y = shifted_sum(x, self.dw_weight) + self.dw_bias
         y = self.pwconv2(nn.functional.gelu(self.pwconv1(self.norm(y))))
-        return x + (self.gamma * y).transpose(1, 2)
+        return x + self.gamma * y
 
 
 class VocosNet(nn.Module):
@@ -94,8 +114,8 @@ class VocosNet(nn.Module):
         if config.kernel_size % 2 == 0 or config.n_fft < 2 * config.hop_length:
             raise ValueError("kernel_size must be odd and n_fft >= 2 * hop_length")
         self.config = config
-        self.embed = nn.Conv1d(config.n_mels, config.dim, config.kernel_size,
-                               padding=config.kernel_size // 2)
+        # A kernel_size-frame convolution, as a linear layer over stacked neighbouring frames.
+        self.embed = nn.Linear(config.n_mels * config.kernel_size, config.dim)
         self.norm = nn.LayerNorm(config.dim, eps=1e-6)
         self.blocks = nn.ModuleList(
             ConvNeXtBlock(config.dim, config.intermediate, config.kernel_size,
@@ -112,12 +132,15 @@ class VocosNet(nn.Module):
         The mel is edge-padded by one frame on each side, so frame j is centred on sample
         320 j; frames 1..T belong to mel frames 0..T-1.
         """
-        x = (mel.transpose(1, 2) - _MEL_CENTER) / _MEL_SCALE  # (B, M, T)
-        x = nn.functional.pad(x, (1, 1), mode="replicate")  # (B, M, T + 2)
-        x = self.norm(self.embed(x).transpose(1, 2)).transpose(1, 2)  # (B, C, T + 2)
+        k = self.config.kernel_size
+        x = (mel - _MEL_CENTER) / _MEL_SCALE  # (B, T, M)
+        x = nn.functional.pad(x.transpose(1, 2), (1, 1), mode="replicate")  # (B, M, T + 2)
+        x = nn.functional.pad(x, (k // 2, k // 2))  # (B, M, T + 1 + K)
+        x = x.unfold(2, k, 1).permute(0, 2, 3, 1).flatten(2)  # (B, T + 2, K * M)
+        x = self.norm(self.embed(x))  # (B, T + 2, C)
         for block in self.blocks:
             x = block(x)
-        x = self.head(self.final_norm(x.transpose(1, 2)))  # (B, T + 2, n_fft + 2)
+        x = self.head(self.final_norm(x))  # (B, T + 2, n_fft + 2)
         log_mag, phase = x.float().transpose(1, 2).chunk(2, dim=1)  # (B, F, T + 2) each
         magnitude = log_mag.clamp(max=self.config.max_log_magnitude).exp()
         return torch.polar(magnitude, phase)
@@ -187,8 +210,8 @@ def read_neural_vocoder(path: str | os.PathLike) -> tuple[VocosNet, dict[str, st
     try:
         with safe_open(str(path), framework="pt") as f:
             meta = f.metadata() or {}
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
-    except Exception as error:  # noqa: BLE001 - safetensors raises several types
+            tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (not a dict)
+    except Exception as error:  # safetensors raises several types
         raise SpecdiffError(f"{path}: not a safetensors file ({error})") from error
     if meta.get("format") != FORMAT or "config" not in meta:
         raise SpecdiffError(f"{path}: not a specdiff vocoder (expected metadata format={FORMAT})")

@@ -1,0 +1,289 @@
+"""Train specdiff's neural vocoder on rendered audio: plain PyTorch loop, checkpoints, resume.
+
+    python -m specdiff.training.vocoder --config configs/vocoder.yaml --run-dir runs/vocoder \\
+        --corpus /work/corpus/rendered
+
+Loss: L1 between official log-mels of output and target (``mel_weight``) plus the
+multi-resolution STFT loss (spectral convergence + log-magnitude L1, ``stft_weight``). Every
+``val_every`` steps the model is scored on fixed validation windows; the best weights are written
+as float16 safetensors (``best.safetensors``, the format ``load_vocoder`` reads). ``last.pt``
+holds model, optimiser, step and RNG state; running the same command again resumes from it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import time
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from specdiff.audio.mel import HOP_LENGTH, log_mel
+from specdiff.evaluation.spectral import MRSTFT_RESOLUTIONS
+from specdiff.vocoders.neural import NeuralVocoderConfig, VocosNet, save_neural_vocoder
+
+
+@dataclass(frozen=True)
+class VocoderTrainConfig:
+    """Hyper-parameters of ``train``. ``model`` holds the ``NeuralVocoderConfig`` fields."""
+
+    model: dict = field(default_factory=dict)
+    segment_frames: int = 64
+    batch_size: int = 16
+    lr: float = 5e-4
+    betas: tuple[float, float] = (0.8, 0.9)
+    weight_decay: float = 0.01
+    warmup_steps: int = 500
+    max_steps: int = 200_000
+    mel_weight: float = 1.0
+    stft_weight: float = 1.0
+    min_rms: float = 1e-3
+    val_windows: int = 32
+    val_frames: int = 128
+    log_every: int = 50
+    val_every: int = 500
+    checkpoint_every: int = 250
+    threads: int = 2
+    seed: int = 0
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> VocoderTrainConfig:
+        import yaml
+
+        data = yaml.safe_load(Path(path).read_text()) or {}
+        unknown = sorted(set(data) - {f.name for f in fields(cls)})
+        if unknown:
+            raise ValueError(f"{path}: unknown keys {unknown}")
+        if "betas" in data:
+            data["betas"] = tuple(data["betas"])
+        return cls(**data)
+
+
+def stft_loss(pred: torch.Tensor, target: torch.Tensor,
+              resolutions=MRSTFT_RESOLUTIONS) -> torch.Tensor:
+    """Multi-resolution STFT loss of (B, n) signals: mean over resolutions of spectral
+    convergence + log-magnitude L1."""
+    total = pred.new_zeros(())
+    for n_fft, hop, win in resolutions:
+        window = torch.hann_window(win, device=pred.device)
+        mags = [torch.stft(x, n_fft, hop, win, window, center=True, return_complex=True)
+                .abs().clamp_min(1e-7) for x in (pred, target)]  # (B, F, T') each
+        sc = torch.linalg.norm(mags[1] - mags[0]) / torch.linalg.norm(mags[1]).clamp_min(1e-7)
+        total = total + sc + (mags[1].log() - mags[0].log()).abs().mean()
+    return total / len(resolutions)
+
+
+def mel_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """L1 between the official log-mels of (B, n) signals."""
+    return (log_mel(pred) - log_mel(target)).abs().mean()
+
+
+class AudioPool:
+    """Every file of one split of ``specdiff render`` corpora, held in memory as int16.
+
+    Args:
+        roots: corpus folders with ``manifest.jsonl``.
+        split: "train", "validation" or "test".
+    """
+
+    def __init__(self, roots: list[str | Path], split: str):
+        import soundfile as sf
+
+        self.audio: list[np.ndarray] = []
+        self.names: list[str] = []
+        for root in map(Path, roots):
+            for line in (root / "manifest.jsonl").read_text().splitlines():
+                try:
+                    entry = json.loads(line)
+                except ValueError:
+                    continue
+                path = root / entry["audio"]
+                if entry["split"] != split or not path.is_file():
+                    continue
+                self.audio.append(sf.read(str(path), dtype="int16")[0])
+                self.names.append(entry["id"])
+        if not self.audio:
+            raise ValueError(f"no {split} audio in {[str(r) for r in roots]}")
+        lengths = np.array([len(a) for a in self.audio], float)
+        self.weights = lengths / lengths.sum()
+
+    @property
+    def hours(self) -> float:
+        return sum(len(a) for a in self.audio) / 16000 / 3600
+
+    def window(self, samples: int, rng: np.random.Generator, min_rms: float,
+               tries: int = 8) -> np.ndarray:
+        """A random (samples,) float32 window (zero padded if the file is shorter), preferring
+        windows louder than ``min_rms``."""
+        for _ in range(tries):
+            audio = self.audio[rng.choice(len(self.audio), p=self.weights)]
+            start = int(rng.integers(0, max(1, len(audio) - samples + 1)))
+            chunk = audio[start : start + samples].astype(np.float32) / 32768.0
+            chunk = np.pad(chunk, (0, samples - len(chunk)))
+            if np.sqrt(np.mean(chunk**2)) >= min_rms:
+                break
+        return chunk
+
+
+def make_batch(pool: AudioPool, frames: int, batch: int, rng: np.random.Generator,
+               min_rms: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """(mel (B, frames, 128), audio (B, frames * 320)).
+
+    The mel is taken from ``frames + 1`` frames of audio so that the last frame sees real signal
+    (as inside a long file), then cut to ``frames``.
+    """
+    chunks = np.stack([pool.window((frames + 1) * HOP_LENGTH, rng, min_rms)
+                       for _ in range(batch)])
+    audio = torch.from_numpy(chunks)
+    mel = log_mel(audio)[:, :frames]  # (B, frames, 128)
+    return mel, audio[:, : frames * HOP_LENGTH]
+
+
+def lr_at(step: int, config: VocoderTrainConfig) -> float:
+    """Linear warm-up then cosine decay to 10 % of ``lr`` at ``max_steps``."""
+    if step < config.warmup_steps:
+        return config.lr * (step + 1) / config.warmup_steps
+    progress = min(1.0, (step - config.warmup_steps) / max(1, config.max_steps
+                                                              - config.warmup_steps))
+    return config.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+@torch.no_grad()
+def evaluate(net: VocosNet, batches: list[tuple[torch.Tensor, torch.Tensor]]) -> dict:
+    """Mean mel L1 and MR-STFT loss of ``net`` over fixed validation batches."""
+    net.eval()
+    mel_l1, stft = [], []
+    for mel, audio in batches:
+        pred = net(mel)
+        mel_l1.append(float(mel_loss(pred, audio)))
+        stft.append(float(stft_loss(pred, audio)))
+    net.train()
+    return {"val_mel_l1": float(np.mean(mel_l1)), "val_mrstft": float(np.mean(stft))}
+
+
+@torch.no_grad()
+def griffin_lim_baseline(batches: list[tuple[torch.Tensor, torch.Tensor]]) -> dict:
+    """The same validation scores for Griffin-Lim (the bar the vocoder must clear)."""
+    from specdiff.vocoders.griffin_lim import GriffinLim
+
+    gl = GriffinLim()
+    outputs = [(gl(mel), audio) for mel, audio in batches]
+    mel_l1 = [float(mel_loss(pred, audio)) for pred, audio in outputs]
+    stft = [float(stft_loss(pred, audio)) for pred, audio in outputs]
+    return {"val_mel_l1": float(np.mean(mel_l1)), "val_mrstft": float(np.mean(stft))}
+
+
+def _save_last(path: Path, net, opt, step: int, best: float, rng: np.random.Generator,
+               config: VocoderTrainConfig) -> None:
+    state = {"model": net.state_dict(), "optimizer": opt.state_dict(), "step": step,
+             "best": best, "rng": json.dumps(rng.bit_generator.state),
+             "torch_rng": torch.get_rng_state(), "config": json.dumps(asdict(config))}
+    tmp = path.with_name(path.name + ".partial")
+    torch.save(state, tmp)
+    tmp.replace(path)
+
+
+def train(config: VocoderTrainConfig, corpora: list[str | Path], run_dir: str | Path,
+          max_steps: int | None = None, log=print) -> dict:
+    """Train (or resume) in ``run_dir``; stops at ``max_steps`` (default ``config.max_steps``).
+
+    Returns:
+        the last validation record (``val_mel_l1``, ``val_mrstft``, ``step``...).
+    """
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed)
+    net = VocosNet(NeuralVocoderConfig(**config.model))
+    opt = torch.optim.AdamW(net.parameters(), lr=config.lr, betas=config.betas,
+                            weight_decay=config.weight_decay)
+    rng = np.random.default_rng(config.seed)
+    step, best = 0, float("inf")
+    last = run_dir / "last.pt"
+    if last.is_file():
+        state = torch.load(last, map_location="cpu", weights_only=True)
+        net.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        step, best = int(state["step"]), float(state["best"])
+        rng.bit_generator.state = json.loads(state["rng"])
+        torch.set_rng_state(state["torch_rng"])
+        log(f"resumed from {last} at step {step} (best val mel L1 {best:.4f})")
+    train_pool = AudioPool(corpora, "train")
+    val_pool = AudioPool(corpora, "validation")
+    val_rng = np.random.default_rng(1234)  # fixed validation windows across runs
+    val_batches = [make_batch(val_pool, config.val_frames, 8, val_rng, config.min_rms)
+                   for _ in range(max(1, config.val_windows // 8))]
+    params = sum(p.numel() for p in net.parameters())
+    log(f"{params / 1e6:.2f}M params; train {len(train_pool.audio)} files "
+        f"{train_pool.hours:.2f} h; validation {len(val_pool.audio)} files")
+    baseline_file = run_dir / "griffin_lim_val.json"
+    if not baseline_file.is_file():
+        baseline_file.write_text(json.dumps(griffin_lim_baseline(val_batches)) + "\n")
+    log(f"griffin-lim on validation: {baseline_file.read_text().strip()}")
+    stop = config.max_steps if max_steps is None else max_steps
+    record: dict = {}
+    with (run_dir / "log.jsonl").open("a") as log_file:
+        net.train()
+        start, seen = time.time(), 0
+        while step < stop:
+            for group in opt.param_groups:
+                group["lr"] = lr_at(step, config)
+            mel, audio = make_batch(train_pool, config.segment_frames, config.batch_size, rng,
+                                    config.min_rms)
+            pred = net(mel)
+            l_mel, l_stft = mel_loss(pred, audio), stft_loss(pred, audio)
+            loss = config.mel_weight * l_mel + config.stft_weight * l_stft
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(net.parameters(), 10.0)
+            opt.step()
+            step += 1
+            seen += 1
+            if step % config.log_every == 0:
+                record = {"step": step, "loss": loss.item(), "mel_l1": l_mel.item(),
+                          "mrstft": l_stft.item(), "lr": lr_at(step, config),
+                          "s_per_step": (time.time() - start) / seen, "time": time.time()}
+                log(json.dumps(record))
+                log_file.write(json.dumps(record) + "\n")
+                log_file.flush()
+            if step % config.val_every == 0 or step == stop:
+                record = {"step": step, **evaluate(net, val_batches), "time": time.time()}
+                if record["val_mel_l1"] < best:
+                    best = record["val_mel_l1"]
+                    save_neural_vocoder(net, run_dir / "best.safetensors",
+                                        metadata={"step": str(step),
+                                                  "val_mel_l1": f"{best:.5f}"})
+                    record["best"] = True
+                log(json.dumps(record))
+                log_file.write(json.dumps(record) + "\n")
+                log_file.flush()
+            if step % config.checkpoint_every == 0 or step == stop:
+                _save_last(last, net, opt, step, best, rng, config)
+    return record
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description="Train specdiff's neural vocoder (resumable).")
+    p.add_argument("--config", default=None, help="YAML with VocoderTrainConfig fields")
+    p.add_argument("--corpus", action="append", required=True,
+                   help="a `specdiff render` corpus folder (repeatable)")
+    p.add_argument("--run-dir", required=True, help="logs, last.pt, best.safetensors")
+    p.add_argument("--max-steps", type=int, default=None)
+    p.add_argument("--threads", type=int, default=None)
+    args = p.parse_args(argv)
+    config = VocoderTrainConfig.from_yaml(args.config) if args.config else VocoderTrainConfig()
+    if args.threads:
+        config = replace(config, threads=args.threads)
+    random.seed(config.seed)
+    train(config, args.corpus, args.run_dir, args.max_steps,
+          log=lambda text: print(text, flush=True))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
