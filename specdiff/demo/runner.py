@@ -17,13 +17,17 @@ import numpy as np
 
 @dataclasses.dataclass(frozen=True)
 class RenderSettings:
-    """Sampler settings chosen in the page (``None`` leaves the pipeline's default)."""
+    """Sampler settings chosen in the page (``None`` leaves the pipeline's default).
+
+    ``vocoder`` is anything the pipeline takes: a name ("griffin-lim"), an ONNX file or a
+    ``specdiff.vocoders.Vocoder``.
+    """
 
     sampler: str | None = None
     steps: int | None = None
     guidance: float | None = None
     seed: int = 0
-    vocoder: str | None = None
+    vocoder: Any = None
     device: str | None = None
 
 
