@@ -30,6 +30,8 @@ def register(subparsers) -> None:
                    help="SoundFont .sf2 (default: %(default)s)")
     p.add_argument("--random-programs", action="store_true",
                    help="give every track/channel a random GM program (seeded per file)")
+    p.add_argument("--variants", type=int, default=1,
+                   help="with --random-programs: renders per file, each with other programs")
     p.add_argument("--split", type=_fractions, default=(0.8, 0.1, 0.1),
                    help="train,validation,test fractions, assigned per file (default 0.8,0.1,0.1)")
     p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel renders")
@@ -45,7 +47,8 @@ def run(args) -> int:
     from specdiff.data.render import RenderConfig, render_corpus
 
     config = RenderConfig(soundfont=args.soundfont, tail=args.tail, effects=args.effects,
-                          random_programs=args.random_programs, split=args.split, seed=args.seed)
+                          random_programs=args.random_programs, variants=args.variants,
+                          split=args.split, seed=args.seed)
     report = render_corpus(args.inputs, args.out, config, jobs=args.jobs,
                            progress=not args.no_progress)
     print(f"rendered {report.rendered} files, {report.skipped_existing} already done, "

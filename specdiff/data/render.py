@@ -37,6 +37,8 @@ class RenderConfig:
         effects: keep FluidSynth's reverb and chorus (off gives drier, better-aligned targets).
         random_programs: give every voice a program drawn from ``programs`` (seeded per file).
         programs: pool for ``random_programs``.
+        variants: renders per file with ``random_programs`` (ids ``<id>~v<k>`` for k >= 1), so
+            one score teaches several instruments; all variants of a file share its split.
         split: train/validation/test fractions; each file's split comes from a hash of its id.
         seed: seeds program draws.
         timeout_base, timeout_factor: a render is killed after base + factor * MIDI duration (s).
@@ -47,6 +49,7 @@ class RenderConfig:
     gain: float = 0.5
     effects: bool = False
     random_programs: bool = False
+    variants: int = 1
     programs: tuple[int, ...] = DEFAULT_PROGRAMS
     split: tuple[float, float, float] = (0.8, 0.1, 0.1)
     seed: int = 0
@@ -120,8 +123,11 @@ def run_bounded(cmd: list[str], out: Path, max_bytes: int, timeout: float) -> st
     return None
 
 
-def render_file(source: Path, uid: str, out_dir: Path, config: RenderConfig) -> dict:
-    """Render one MIDI file; returns its manifest entry. Raises ``SpecdiffError`` on failure."""
+def render_file(source: Path, uid: str, out_dir: Path, config: RenderConfig,
+                score: str | None = None) -> dict:
+    """Render one MIDI file as ``uid``; returns its manifest entry. ``score`` (default: uid)
+    decides the split. Raises ``SpecdiffError`` on failure."""
+    score = score or uid
     import soundfile as sf
 
     midi = open_midi(source)
@@ -166,7 +172,8 @@ def render_file(source: Path, uid: str, out_dir: Path, config: RenderConfig) -> 
     partial.replace(audio_out)
     return {
         "id": uid,
-        "split": split_of(uid, config.split),
+        "split": split_of(score, config.split),
+        "score": score,
         "audio": audio_out.relative_to(out_dir).as_posix(),
         "midi": midi_out.relative_to(out_dir).as_posix(),
         "source": str(source),
@@ -204,15 +211,19 @@ def render_corpus(inputs: list[str | Path], out_dir: str | Path, config: RenderC
                 done.add(entry["id"])
     todo = []
     inside = out_dir.resolve()
-    for source, uid in find_midi(inputs):
+    variants = config.variants if config.random_programs else 1
+    for source, score in find_midi(inputs):
         if source.resolve().is_relative_to(inside):
             continue  # our own MIDI copies when OUT lies inside an input folder
-        if uid in done:
-            report.skipped_existing += 1
-        else:
-            todo.append((source, uid))
+        for k in range(max(1, variants)):
+            uid = score if k == 0 else f"{score}~v{k}"
+            if uid in done:
+                report.skipped_existing += 1
+            else:
+                todo.append((source, uid, score))
     with manifest.open("a") as log, ThreadPoolExecutor(max(1, jobs)) as pool:
-        futures = {pool.submit(render_file, s, u, out_dir, config): s for s, u in todo}
+        futures = {pool.submit(render_file, s, u, out_dir, config, score): s
+                   for s, u, score in todo}
         bar = tqdm(as_completed(futures), total=len(futures), disable=not progress,
                    desc="render", unit="file")
         for future in bar:

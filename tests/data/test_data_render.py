@@ -79,18 +79,24 @@ def test_random_programs_and_bad_files(tmp_path: Path, capsys):
     write_midi(src / "empty.mid", [{"notes": []}])
     out = tmp_path / "out"
     status = run_command("render", ["render", str(src), "-o", str(out), "--soundfont", str(SF2),
-                                    "--random-programs", "--jobs", "2", "--no-progress"])
+                                    "--random-programs", "--variants", "2", "--jobs", "2",
+                                    "--no-progress"])
     assert status == 0
     text = capsys.readouterr()
-    assert "2 skipped" in text.out and "broken.mid" in text.err and "empty.mid" in text.err
+    assert "4 skipped" in text.out  # each of the two variants of the two bad files
+    assert "broken.mid" in text.err and "empty.mid" in text.err
     entries = {json.loads(x)["id"]: json.loads(x) for x in (out / "manifest.jsonl").read_text().splitlines()}
-    assert len(entries) == 6
-    programs = {e["programs"][0] for k, e in entries.items() if k != "kit/drums"}
+    assert len(entries) == 12 and "p000~v1" in entries
+    for uid, entry in entries.items():  # variants share the split of their score
+        assert entry["split"] == entries[entry["score"]]["split"]
+        assert entry["score"] == uid.split("~")[0]
+    assert entries["p000"]["programs"] != entries["p000~v1"]["programs"]
+    programs = {e["programs"][0] for k, e in entries.items() if "drums" not in k}
     assert programs != {0, 24, 33, 40, 73}  # reassigned (seeded, so deterministic)
     for entry in entries.values():
         tracks = read_midi_tracks(out / entry["midi"])
         assert sorted({t.program for t in tracks if not t.is_drum}) == entry["programs"]
-    assert entries["kit/drums"]["programs"] == [] and entries["kit/drums"]["drums"]
+    assert entries["kit/drums"]["programs"] == [] and entries["kit/drums~v1"]["drums"]
 
 
 def test_bounded_render_kills_overrun(tmp_path: Path):
