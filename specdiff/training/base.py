@@ -34,6 +34,12 @@ def mel_image(rows: list[tuple[str, Tensor]]) -> np.ndarray:
     return np.asarray(canvas.buffer_rgba())[..., :3].copy()
 
 
+#: init args that only steer evaluation output: left out of the checkpoint's hyperparameters, so
+#: that ``specdiff test --ckpt_path ... --model.init_args.test_audio_dir DIR`` keeps the given value
+#: (LightningCLI re-applies a checkpoint's hyperparameters over the command line).
+EVAL_OPTIONS = ["num_logged", "log_audio", "vocoder", "test_audio_dir"]
+
+
 class SynthesisModule(pl.LightningModule):
     """Base of the trained systems: subclasses define `generate` (and `training_step` if trainable).
 

@@ -10,7 +10,7 @@ from torch import Tensor
 from specdiff.audio import scale_mel, unscale_mel
 from specdiff.models import model_config
 from specdiff.models.autoregressive import AutoregressiveModel
-from specdiff.training.base import SynthesisModule
+from specdiff.training.base import EVAL_OPTIONS, SynthesisModule
 from specdiff.training.diffusion import step_seed
 from specdiff.training.ema import ema_copy, ema_decay_at, ema_update
 from specdiff.training.init import init_weights
@@ -41,7 +41,7 @@ class AutoregressiveModule(SynthesisModule):
                  num_logged: int = 2, log_audio: bool = True, vocoder: str = "griffin-lim",
                  test_audio_dir: str | None = None):
         super().__init__(num_logged, log_audio, vocoder, test_audio_dir, seed)
-        self.save_hyperparameters()
+        self.save_hyperparameters(ignore=EVAL_OPTIONS)
         config = model_config(size, has_context=False, **(model_overrides or {}))
         self.model = init_weights(AutoregressiveModel(config), init_seed)
         self.ema = ema_copy(self.model)
@@ -97,7 +97,7 @@ class GroundTruthModule(SynthesisModule):
     def __init__(self, num_logged: int = 2, log_audio: bool = True, vocoder: str = "griffin-lim",
                  test_audio_dir: str | None = None, seed: int = 0):
         super().__init__(num_logged, log_audio, vocoder, test_audio_dir, seed)
-        self.save_hyperparameters()
+        self.save_hyperparameters(ignore=EVAL_OPTIONS)
 
     def generate(self, batch: dict[str, Tensor], generator: torch.Generator) -> Tensor:
         return batch["target"].float()

@@ -53,6 +53,9 @@ class ResumableSampler(Sampler[int]):
     process ``rank`` of ``world_size`` takes positions ``rank, rank + world_size, ...`` of it, starting
     after ``start`` positions per process. So the order depends only on (seed, n, world_size), and a
     resumed run continues exactly where the checkpoint left it.
+
+    Iterating yields dataset indices; `keyed` yields ``(index, position)`` pairs, the position in
+    the global stream keying any per-sample randomness (see `KeyedDataset`).
     """
 
     def __init__(self, size: int, seed: int = 0, start: int = 0, rank: int = 0, world_size: int = 1,
@@ -67,25 +70,90 @@ class ResumableSampler(Sampler[int]):
             return torch.arange(self.size)
         return torch.randperm(self.size, generator=torch.Generator().manual_seed(self.seed + cycle))
 
-    def __iter__(self) -> Iterator[int]:
+    def keyed(self) -> Iterator[tuple[int, int]]:
         position = self.start * self.world_size + self.rank  # in the global stream
         cycle, offset = divmod(position, self.size)
         order = self.order(cycle)
         while True:
-            yield int(order[offset])
+            yield int(order[offset]), position
+            position += self.world_size
             offset += self.world_size
             while offset >= self.size:
                 offset -= self.size
                 cycle += 1
                 order = self.order(cycle)
 
+    def __iter__(self) -> Iterator[int]:
+        return (index for index, _ in self.keyed())
+
+
+class _KeyedSampler(Sampler):
+    def __init__(self, sampler: ResumableSampler):
+        self.sampler = sampler
+
+    def __iter__(self):
+        return self.sampler.keyed()
+
+
+class KeyedDataset(Dataset):
+    """Makes a dataset's random choices a function of the sample's stream position (exact resume).
+
+    ``specdiff.data``'s window datasets draw each window's start (and a mixture its recording)
+    from a per-process generator; here those draws come from ``default_rng([seed, position])``
+    instead, so sample k of the stream is the same in a resumed run, in every worker layout.
+    Other datasets are indexed as they are.
+
+    Item keys: ``(index, position)`` pairs (see `ResumableSampler.keyed`) or plain indices (then
+    the position is the index: validation and test are fixed).
+    """
+
+    def __init__(self, dataset: Dataset, seed: int = 0):
+        self.dataset, self.seed = dataset, seed
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, key):
+        index, position = key if isinstance(key, tuple) else (key, key)
+        from specdiff.data import MixtureDataset, WindowDataset
+
+        base = self.dataset
+        if not isinstance(base, (MixtureDataset, WindowDataset)):
+            return base[index]
+        rng = np.random.default_rng([self.seed, position])
+        if isinstance(base, MixtureDataset):
+            members = base.members[base.corpus_of(index)]
+            index = members[int(rng.integers(len(members)))]
+            base = base.dataset
+        return window_at(base, index, rng)
+
+
+def window_at(dataset, index: int, rng: np.random.Generator) -> dict:
+    """Sample ``index`` of a ``specdiff.data.WindowDataset`` with its start frame drawn from ``rng``
+    (uniform in the chunk's span, clipped to the recording, as the dataset itself draws it)."""
+    from specdiff.data.windows import max_start_frame
+
+    r, k = int(dataset.recording_of[index]), int(dataset.chunk_of[index])
+    frames = dataset.config.num_frames
+    top = max_start_frame(dataset.num_samples(r), dataset.config)
+    return dataset.window(r, int(min(k * frames + rng.integers(frames), top)))
+
 
 class SpecdiffDataModule(pl.LightningDataModule):
     """Training, validation and test datasets behind resumable loaders.
 
+    The datasets are either built from a preprocessed cache (``specdiff prepare``) or given
+    directly (any dataset of sample dicts, by ``class_path`` in the YAML config).
+
     Args:
-        train, val, test: datasets of sample dicts (see the module docstring), e.g. ``specdiff.data``
-            segment datasets given by ``class_path`` in the YAML config.
+        cache: the cache folder; the training set is then a ``specdiff.data.MixtureDataset`` over
+            its ``train`` split, validation and test its ``validation`` / ``test`` splits.
+        corpora: corpus names to use from the cache (None: all).
+        context: samples carry the previous 256 frames (for models with context).
+        mixture_exponent, mixture_overrides: corpus weights (``specdiff.data.corpus_weights``).
+        epoch_length: indices of the training mixture per permutation (None: windows in the cache).
+        train, val, test: datasets of sample dicts (see the module docstring) used instead of
+            the cache's.
         batch_size: samples per process and step.
         num_workers: DataLoader workers.
         seed: seeds the sampling order (see `ResumableSampler`).
@@ -97,15 +165,44 @@ class SpecdiffDataModule(pl.LightningDataModule):
     sample stream where it stopped.
     """
 
-    def __init__(self, train: Dataset | None = None, val: Dataset | None = None,
+    def __init__(self, cache: str | None = None, corpora: list[str] | None = None,
+                 context: bool = True, mixture_exponent: float = 0.3,
+                 mixture_overrides: dict[str, float] | None = None, epoch_length: int | None = None,
+                 train: Dataset | None = None, val: Dataset | None = None,
                  test: Dataset | None = None, batch_size: int = 8, num_workers: int = 0,
                  seed: int = 0, shuffle: bool = True, val_batches: int = 8,
                  test_batches: int | None = None):
         super().__init__()
+        self.cache, self.corpora, self.context = cache, corpora, context
+        self.mixture_exponent, self.mixture_overrides = mixture_exponent, mixture_overrides
+        self.epoch_length = epoch_length
         self.train, self.val, self.test = train, val, test
         self.batch_size, self.num_workers, self.seed, self.shuffle = batch_size, num_workers, seed, shuffle
         self.val_batches, self.test_batches = val_batches, test_batches
         self.batches_seen = 0
+
+    def setup(self, stage: str) -> None:
+        if self.cache is None:
+            return
+        from specdiff.data import CacheDataset, CacheReader, MixtureDataset, WindowConfig
+
+        reader = CacheReader(self.cache)
+        config = WindowConfig(context=self.context)
+
+        def split(name: str):
+            dataset = CacheDataset(reader, [name], self.corpora, config)
+            return dataset if len(dataset) else None
+
+        if self.train is None and stage == "fit":
+            windows = split("train")
+            if windows is None:
+                raise ValueError(f"{self.cache}: no training windows (corpora {self.corpora})")
+            self.train = MixtureDataset(windows, self.epoch_length, self.mixture_exponent,
+                                        self.mixture_overrides)
+        if self.val is None and stage in ("fit", "validate"):
+            self.val = split("validation")
+        if self.test is None and stage == "test":
+            self.test = split("test")
 
     # -- resumable position ------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -138,7 +235,7 @@ class SpecdiffDataModule(pl.LightningDataModule):
         rank, world = self._rank_world()
         sampler = ResumableSampler(len(self.train), self.seed, self.batches_seen * self.batch_size,
                                    rank, world, self.shuffle)
-        return self._loader(self.train, sampler)
+        return self._loader(KeyedDataset(self.train, self.seed), _KeyedSampler(sampler))
 
     def _subset_loader(self, dataset: Dataset | None, batches: int | None, what: str) -> DataLoader:
         if dataset is None:
@@ -148,7 +245,7 @@ class SpecdiffDataModule(pl.LightningDataModule):
             n = min(n, batches * self.batch_size)
         rank, world = self._rank_world()
         indices = list(range(rank, n, world))  # each process scores its share
-        return self._loader(torch.utils.data.Subset(dataset, indices), None)
+        return self._loader(torch.utils.data.Subset(KeyedDataset(dataset, self.seed), indices), None)
 
     def val_dataloader(self) -> DataLoader:
         return self._subset_loader(self.val, self.val_batches, "val")

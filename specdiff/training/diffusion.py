@@ -9,7 +9,7 @@ from torch import Tensor
 
 from specdiff.diffusion import cfg, diffusion_inputs, l1_eps_loss, sample
 from specdiff.models import SpectrogramDiffusion, model_config
-from specdiff.training.base import SynthesisModule
+from specdiff.training.base import EVAL_OPTIONS, SynthesisModule
 from specdiff.training.ema import ema_copy, ema_decay_at, ema_update
 from specdiff.training.init import init_weights
 from specdiff.training.optim import OptimizerName, build_optimizer, warmup_schedule
@@ -67,7 +67,7 @@ class DiffusionModule(SynthesisModule):
                  num_logged: int = 2, log_audio: bool = True, vocoder: str = "griffin-lim",
                  test_audio_dir: str | None = None):
         super().__init__(num_logged, log_audio, vocoder, test_audio_dir, seed)
-        self.save_hyperparameters()
+        self.save_hyperparameters(ignore=EVAL_OPTIONS)
         config = model_config(size, has_context=has_context, **(model_overrides or {}))
         self.model = init_weights(SpectrogramDiffusion(config), init_seed)
         self.ema = ema_copy(self.model)
