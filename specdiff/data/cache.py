@@ -8,7 +8,8 @@ Layout of a cache folder:
     audio-NNN.bin     raw audio samples (``audio_dtype``), concatenated
     notes.bin         raw ``NOTE_DTYPE`` records, concatenated
     mel.jsonl, mel-NNN.bin   optional (``prepare --mel``): each example's whole-recording
-                      log-mel, float16 (T, 128) frames, so training windows need no STFT
+                      log-mel scaled to [-1, 1], float16 (T, 128) frames, so training windows
+                      need no STFT
 Each audio file is stored once even when several examples use it (Slakh stems are shared by the
 sub-mixes and the Cerberus4 combinations).
 """
@@ -139,7 +140,8 @@ class CacheReader:
         return item.index in self.mel_table
 
     def mel(self, item: CacheItem) -> np.ndarray:
-        """The example's whole-recording log-mel, float16 ``(T, n_mels)`` (memory-mapped)."""
+        """The example's whole-recording scaled log-mel, float16 ``(T, n_mels)`` in [-1, 1]
+        (memory-mapped)."""
         entry = self.mel_table[item.index]
         data = self._map(entry["shard"], MEL_DTYPE)
         n_mels = entry["n_mels"]
@@ -148,9 +150,10 @@ class CacheReader:
 
 
 def recording_mel(audio: np.ndarray) -> np.ndarray:
-    """Whole-recording log-mel as stored in the cache: float16 ``(ceil(n / 320), 128)``."""
-    from specdiff.audio import log_mel
+    """Whole-recording log-mel as stored in the cache, already scaled to [-1, 1]
+    (``specdiff.audio.scale_mel``): float16 ``(ceil(n / 320), 128)``."""
+    from specdiff.audio import log_mel, scale_mel
 
     with torch.inference_mode():
-        return log_mel(torch.from_numpy(np.ascontiguousarray(audio, np.float32))).numpy() \
-            .astype(MEL_DTYPE)
+        mel = scale_mel(log_mel(torch.from_numpy(np.ascontiguousarray(audio, np.float32))))
+        return mel.numpy().astype(MEL_DTYPE)

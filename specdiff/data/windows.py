@@ -114,12 +114,12 @@ def sum_window(sources: list[np.ndarray], start: int, length: int,
 
 
 def slice_frames(mel: np.ndarray, start_frame: int, num_frames: int) -> np.ndarray:
-    """Frames [start, start + num_frames) of a whole-recording log-mel ``(T, M)`` as float32,
-    silence (the log floor) outside the recording."""
-    from specdiff.audio import MIN_LOG_MEL
-
-    out = np.full((num_frames, mel.shape[1]), MIN_LOG_MEL, np.float32)
+    """Frames [start, start + num_frames) of a whole-recording scaled log-mel ``(T, M)`` as
+    float32, silence (-1, the scaled log floor) outside the recording."""
     lo, hi = max(start_frame, 0), min(start_frame + num_frames, len(mel))
+    if hi - lo == num_frames:
+        return mel[lo:hi].astype(np.float32)
+    out = np.full((num_frames, mel.shape[1]), -1.0, np.float32)
     if hi > lo:
         out[lo - start_frame: hi - start_frame] = mel[lo:hi]
     return out
@@ -140,7 +140,7 @@ def make_sample(read: AudioReader, notes: np.ndarray, start_frame: int,
         features "audio"/"both": ``audio`` float32 (num_samples,) and with ``context``
         ``context_audio`` (num_samples,) (the log-mel can then be computed on the GPU).
 
-    ``read_mel(start_frame, num_frames) -> (num_frames, 128)`` takes the log-mel from a
+    ``read_mel(start_frame, num_frames) -> (num_frames, 128)`` takes the scaled log-mel from a
     whole-recording spectrogram (the cache's mel store) instead of computing it per window;
     the two differ only in each window's last frame, whose analysis window reaches 320 samples
     past the window end (zero-padded per window, real audio in the whole recording).
@@ -159,14 +159,13 @@ def make_sample(read: AudioReader, notes: np.ndarray, start_frame: int,
         if config.context:
             sample["context_audio"] = torch.from_numpy(context_audio)
     if config.features in ("mel", "both"):
-        if read_mel is not None:
-            mels = [read_mel(start_frame, f)] + ([read_mel(start_frame - f, f)]
-                                                 if config.context else [])
-            mels = torch.from_numpy(np.stack(mels))
+        if read_mel is not None:  # already scaled
+            mels = [torch.from_numpy(read_mel(start_frame, f))]
+            if config.context:
+                mels.append(torch.from_numpy(read_mel(start_frame - f, f)))
         else:
             batch = np.stack([audio, context_audio]) if config.context else audio[None]
-            mels = log_mel(torch.from_numpy(batch))  # (1 or 2, T, 128)
-        mels = scale_mel(mels)
+            mels = scale_mel(log_mel(torch.from_numpy(batch)))  # (1 or 2, T, 128)
         sample["target"] = mels[0]
         if config.context:
             sample["context"] = mels[1]
