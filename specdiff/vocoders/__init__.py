@@ -2,6 +2,13 @@
 
 from specdiff.vocoders.base import Vocoder
 from specdiff.vocoders.griffin_lim import GriffinLim, istft, mel_to_linear
+from specdiff.vocoders.neural import (
+    NeuralVocoder,
+    NeuralVocoderConfig,
+    VocosNet,
+    load_neural_vocoder,
+    save_neural_vocoder,
+)
 from specdiff.vocoders.registry import (
     find_onnx_vocoder,
     load_vocoder,
@@ -13,13 +20,18 @@ from specdiff.vocoders.stream import vocode_stream
 
 __all__ = [
     "GriffinLim",
+    "NeuralVocoder",
+    "NeuralVocoderConfig",
     "SoundStreamOnnx",
     "Vocoder",
+    "VocosNet",
     "find_onnx_vocoder",
     "istft",
+    "load_neural_vocoder",
     "load_vocoder",
     "mel_to_linear",
     "register_vocoder",
+    "save_neural_vocoder",
     "vocode_stream",
     "vocoder_names",
 ]

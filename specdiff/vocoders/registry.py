@@ -17,8 +17,8 @@ _FACTORIES: dict[str, VocoderFactory] = {}
 _ALIASES = {"griffinlim": "griffin-lim", "gl": "griffin-lim"}
 # Where the SoundStream decoder lives in the hub (diffusers) layout, relative to a model folder.
 ONNX_LAYOUT = ("melgan/model.onnx", "model.onnx")
-# Reserved for specdiff's own neural vocoder (a later issue registers it).
-RESERVED = ("specdiff",)
+# Names reserved for vocoders not registered yet ("specdiff" is now registered below).
+RESERVED: tuple[str, ...] = ()
 
 
 def register_vocoder(name: str, factory: VocoderFactory) -> None:
@@ -43,7 +43,14 @@ def _onnx(path: Path, device: torch.device | str | None, **kwargs) -> Vocoder:
     return SoundStreamOnnx(path, device=device, **kwargs)
 
 
+def _specdiff(device: torch.device | str | None = None, path=None) -> Vocoder:
+    from specdiff.vocoders.neural import load_neural_vocoder
+
+    return load_neural_vocoder(path, device=device)
+
+
 register_vocoder("griffin-lim", _griffin_lim)
+register_vocoder("specdiff", _specdiff)
 
 
 def find_onnx_vocoder(folder: str | os.PathLike) -> Path | None:
@@ -64,8 +71,9 @@ def load_vocoder(
 
     Args:
         name_or_path: a ``Vocoder`` (returned as is); a registered name ("griffin-lim");
-            "specdiff" (specdiff's own vocoder, once trained); a path to a SoundStream ``.onnx``
-            file; or a folder holding ``melgan/model.onnx`` (the hub layout) or ``model.onnx``.
+            "specdiff" (specdiff's own vocoder, shipped in the package); a specdiff vocoder
+            ``.safetensors`` file; a path to a SoundStream ``.onnx`` file; or a folder holding
+            ``melgan/model.onnx`` (the hub layout) or ``model.onnx``.
         device: where the vocoder runs.
         **kwargs: passed to the vocoder's constructor (e.g. ``n_iter`` for Griffin-Lim).
 
@@ -85,6 +93,8 @@ def load_vocoder(
         )
     path = Path(name_or_path).expanduser()
     if path.is_file():
+        if path.suffix.lower() == ".safetensors":
+            return _specdiff(device=device, path=path, **kwargs)
         if path.suffix.lower() != ".onnx":
             raise SpecdiffError(f"{path}: not a vocoder; expected an .onnx file")
         return _onnx(path, device, **kwargs)

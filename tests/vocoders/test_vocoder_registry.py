@@ -18,9 +18,15 @@ def test_names_and_aliases():
     assert load_vocoder(vocoder) is vocoder
 
 
-def test_specdiff_is_reserved_until_trained():
-    with pytest.raises(SpecdiffError, match="not available yet"):
-        load_vocoder("specdiff")
+def test_specdiff_names_the_shipped_neural_vocoder():
+    from specdiff.vocoders.neural import ASSET, NeuralVocoder
+
+    assert "specdiff" in vocoder_names()
+    if ASSET.is_file():
+        assert isinstance(load_vocoder("specdiff"), NeuralVocoder)
+    else:
+        with pytest.raises(SpecdiffError, match="vocoder weights are missing"):
+            load_vocoder("specdiff")
 
 
 def test_unknown_and_bad_paths(tmp_path):

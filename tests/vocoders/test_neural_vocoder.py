@@ -1,0 +1,152 @@
+"""specdiff's neural vocoder: shape contract, determinism, file round trip, the shipped weights."""
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from specdiff.audio import log_mel
+from specdiff.errors import SpecdiffError
+from specdiff.vocoders import load_vocoder
+from specdiff.vocoders.neural import (
+    ASSET,
+    TINY,
+    NeuralVocoder,
+    NeuralVocoderConfig,
+    VocosNet,
+    save_neural_vocoder,
+    shifted_sum,
+)
+
+TIMGM = Path("/usr/share/sounds/sf2/TimGM6mb.sf2")
+BACH = Path(__file__).parents[1] / "fixtures" / "codec" / "midi" / "bach_bwv66_6.mid"
+
+
+def tiny_net(seed: int = 0) -> VocosNet:
+    torch.manual_seed(seed)
+    return VocosNet(TINY)
+
+
+def test_shape_contract():
+    vocoder = NeuralVocoder(tiny_net())
+    mel = torch.randn(3, 17, 128) - 5.0
+    assert vocoder(mel).shape == (3, 17 * 320)
+    assert vocoder(mel[0].numpy()).shape == (17 * 320,)
+    assert vocoder(mel[:, :0]).shape == (3, 0)
+    assert vocoder(mel[:, :1]).shape == (3, 320)
+    with pytest.raises(ValueError):
+        vocoder(torch.zeros(1, 4, 64))
+
+
+def test_deterministic_and_batch_independent():
+    mel = torch.randn(2, 23, 128) - 5.0
+    a = NeuralVocoder(tiny_net(1))(mel)
+    b = NeuralVocoder(tiny_net(1))(mel)
+    assert torch.equal(a, b)
+    alone = NeuralVocoder(tiny_net(1))(mel[1:])
+    torch.testing.assert_close(alone[0], a[1], atol=1e-5, rtol=1e-4)
+    assert torch.isfinite(a).all()
+
+
+def test_shifted_sum_is_a_depthwise_convolution():
+    x = torch.randn(2, 11, 5)
+    weight = torch.randn(5, 7)
+    expected = torch.nn.functional.conv1d(x.transpose(1, 2), weight[:, None], padding=3,
+                                          groups=5).transpose(1, 2)
+    torch.testing.assert_close(shifted_sum(x, weight), expected, atol=1e-5, rtol=1e-5)
+
+
+def test_receptive_field_is_local():
+    """Changing mel frames far from a region leaves that region's audio unchanged."""
+    net = tiny_net().eval()
+    mel = torch.randn(1, 60, 128) - 5.0
+    changed = mel.clone()
+    changed[:, 45:] += 3.0
+    with torch.no_grad():
+        a, b = net(mel), net(changed)
+    # 2 blocks + embedding, kernel 7: 9 frames of context, plus the 640-sample window.
+    assert torch.equal(a[:, : 30 * 320], b[:, : 30 * 320])
+    assert not torch.equal(a, b)
+
+
+def test_round_trip_through_the_registry(tmp_path):
+    net = tiny_net(2)
+    mel = torch.randn(1, 12, 128) - 5.0
+    expected = NeuralVocoder(net)(mel)
+    exact = save_neural_vocoder(net, tmp_path / "v32.safetensors", dtype=torch.float32)
+    torch.testing.assert_close(load_vocoder(exact)(mel), expected)
+    half = save_neural_vocoder(net, tmp_path / "v16.safetensors")
+    loaded = load_vocoder(str(half))
+    assert isinstance(loaded, NeuralVocoder) and loaded.net.config == TINY
+    torch.testing.assert_close(loaded(mel), expected, atol=2e-2, rtol=0.05)
+    assert half.stat().st_size < exact.stat().st_size
+
+
+def test_bad_files(tmp_path):
+    from safetensors.torch import save_file
+
+    other = tmp_path / "other.safetensors"
+    save_file({"x": torch.zeros(2)}, str(other))
+    with pytest.raises(SpecdiffError, match="other.safetensors: not a specdiff vocoder"):
+        load_vocoder(other)
+    broken = tmp_path / "broken.safetensors"
+    broken.write_bytes(b"not safetensors")
+    with pytest.raises(SpecdiffError, match="broken.safetensors: not a safetensors file"):
+        load_vocoder(broken)
+    mismatch = tmp_path / "mismatch.safetensors"
+    net = tiny_net()
+    save_neural_vocoder(net, mismatch)
+    from safetensors import safe_open
+
+    with safe_open(str(mismatch), framework="pt") as f:
+        tensors = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (not a dict)
+    save_file(tensors, str(mismatch), metadata={
+        "format": "specdiff-vocoder", "config": NeuralVocoderConfig(dim=48).to_json()})
+    with pytest.raises(SpecdiffError, match="do not match their config"):
+        load_vocoder(mismatch)
+
+
+def test_shipped_vocoder_loads_by_name():
+    if not ASSET.is_file():
+        with pytest.raises(SpecdiffError, match="vocoder weights are missing"):
+            load_vocoder("specdiff")
+        return
+    vocoder = load_vocoder("specdiff")
+    assert isinstance(vocoder, NeuralVocoder)
+    params = sum(p.numel() for p in vocoder.net.parameters())
+    assert 2e5 < params < 3e6
+    assert ASSET.stat().st_size < 8 * 2**20
+
+
+@pytest.fixture(scope="module")
+def rendered_bach(tmp_path_factory):
+    if shutil.which("fluidsynth") is None or not TIMGM.is_file():
+        pytest.skip("needs fluidsynth and the TimGM6mb SoundFont")
+    from specdiff.data.render import RenderConfig, render_file
+
+    out = tmp_path_factory.mktemp("render")
+    entry = render_file(BACH, "bach", out, RenderConfig(soundfont=str(TIMGM)))
+    import soundfile as sf
+
+    audio, rate = sf.read(str(out / entry["audio"]), dtype="float32")
+    assert rate == 16000
+    return audio[: 8 * 16000]
+
+
+def _envelope(audio: np.ndarray, hop: int = 1600) -> np.ndarray:
+    frames = audio[: len(audio) // hop * hop].reshape(-1, hop)
+    return np.log(np.sqrt((frames**2).mean(axis=1)) + 1e-4)
+
+
+@pytest.mark.skipif(not ASSET.is_file(), reason="the vocoder asset is not trained yet")
+def test_shipped_vocoder_tracks_a_rendered_file(rendered_bach):
+    mel = log_mel(rendered_bach)  # (T, 128)
+    audio = load_vocoder("specdiff")(mel).numpy()
+    assert audio.shape == (mel.shape[0] * 320,)
+    assert np.isfinite(audio).all() and np.abs(audio).max() < 4.0
+    n = min(len(audio), len(rendered_bach))
+    ours, original = _envelope(audio[:n]), _envelope(rendered_bach[:n])
+    assert np.corrcoef(ours, original)[0, 1] > 0.9
+    assert np.abs(ours - original).mean() < 1.0  # within a factor e of the level, on average
