@@ -18,11 +18,6 @@ Single process, one thread, same random windows for every source, best of two pa
 
 from __future__ import annotations
 
-import sys
-
-# benchmarks/tokenize.py would shadow the standard library's tokenize module
-sys.path[:] = [p for p in sys.path if not p.rstrip("/").endswith("benchmarks")]
-
 import argparse
 import json
 import subprocess
