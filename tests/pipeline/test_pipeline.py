@@ -214,3 +214,15 @@ def test_user_errors(midi, tmp_path):
     with pytest.raises(SpecdiffError, match="expected a .npy"):
         synthesize_to_file(midi, tmp_path / "x.wav", model, save_mel=tmp_path / "m.txt", **FAST)
     assert sorted(os.listdir(tmp_path)) == ["bad.mid", "empty.mid"]
+
+
+def test_progress_bar_only_when_asked_or_on_a_terminal(midi, capsys):
+    from specdiff.codec import read_midi, tokenize_notes
+
+    model = tiny()
+    segments = tokenize_notes(read_midi(midi))
+    list(generate_mels(model, segments, steps=1))  # stderr is not a terminal here: silent
+    assert capsys.readouterr().err == ""
+    list(generate_mels(model, segments, steps=1, progress=True))
+    err = capsys.readouterr().err
+    assert "synthesizing" in err and "segment 3/3" in err
