@@ -42,6 +42,9 @@ class VocoderTrainConfig:
     max_steps: int = 200_000
     mel_weight: float = 1.0
     stft_weight: float = 1.0
+    # Training-loss resolutions (n_fft, hop, window); validation uses the benchmark's set.
+    stft_resolutions: tuple[tuple[int, int, int], ...] = (
+        (512, 128, 512), (1024, 256, 1024), (2048, 512, 2048))
     min_rms: float = 1e-3
     val_windows: int = 32
     val_frames: int = 128
@@ -61,6 +64,8 @@ class VocoderTrainConfig:
             raise ValueError(f"{path}: unknown keys {unknown}")
         if "betas" in data:
             data["betas"] = tuple(data["betas"])
+        if "stft_resolutions" in data:
+            data["stft_resolutions"] = tuple(tuple(r) for r in data["stft_resolutions"])
         return cls(**data)
 
 
@@ -221,10 +226,14 @@ def train(config: VocoderTrainConfig, corpora: list[str | Path], run_dir: str | 
     params = sum(p.numel() for p in net.parameters())
     log(f"{params / 1e6:.2f}M params; train {len(train_pool.audio)} files "
         f"{train_pool.hours:.2f} h; validation {len(val_pool.audio)} files")
+    # The validation windows depend on the validation files: recompute the bar when they change.
     baseline_file = run_dir / "griffin_lim_val.json"
-    if not baseline_file.is_file():
-        baseline_file.write_text(json.dumps(griffin_lim_baseline(val_batches)) + "\n")
-    log(f"griffin-lim on validation: {baseline_file.read_text().strip()}")
+    baseline = json.loads(baseline_file.read_text()) if baseline_file.is_file() else {}
+    if baseline.get("files") != val_pool.names:
+        baseline = {**griffin_lim_baseline(val_batches), "files": val_pool.names}
+        baseline_file.write_text(json.dumps(baseline) + "\n")
+    log(f"griffin-lim on validation: mel L1 {baseline['val_mel_l1']:.4f}, "
+        f"MR-STFT {baseline['val_mrstft']:.4f}")
     stop = config.max_steps if max_steps is None else max_steps
     record: dict = {}
     with (run_dir / "log.jsonl").open("a") as log_file:
@@ -236,7 +245,8 @@ def train(config: VocoderTrainConfig, corpora: list[str | Path], run_dir: str | 
             mel, audio = make_batch(train_pool, config.segment_frames, config.batch_size, rng,
                                     config.min_rms)
             pred = net(mel)
-            l_mel, l_stft = mel_loss(pred, audio), stft_loss(pred, audio)
+            l_mel, l_stft = mel_loss(pred, audio), stft_loss(pred, audio,
+                                                             config.stft_resolutions)
             loss = config.mel_weight * l_mel + config.stft_weight * l_stft
             opt.zero_grad(set_to_none=True)
             loss.backward()
