@@ -7,14 +7,15 @@ Random weights at the paper's ``small`` and ``base`` sizes (with context encoder
 
 * specdiff: encode once, then 20 DPM-Solver++(2M) steps with classifier-free guidance (w = 2,
   conditional and unconditional rows in one batch, cross-attention K/V cached, padding trimmed),
-  float32 and bfloat16; the whole segment is timed.
+  float32 and bfloat16. The whole segment runs; each guided network call is timed.
 * diffusers 0.24.0 (``/work/refenv``): its pipeline's components (``SpectrogramNotesEncoder``,
   ``SpectrogramContEncoder``, ``T5FilmDecoder``, ``DDPMScheduler``), 100 steps, no guidance,
-  float32. Encoding is timed; ``--ref-steps`` decoder+scheduler steps are timed after one warm-up
-  step and extrapolated to 100.
+  float32. Encoding is timed, and ``--ref-steps`` decoder+scheduler steps after a warm-up step.
 * official recipe: 1000 DDPM steps with guidance as two unbatched passes over the full memory,
-  timed on the diffusers decoder (same network, same numerics) and extrapolated from
-  ``--ref-steps`` steps.
+  timed on the diffusers decoder (same network, same numerics) for ``--ref-steps`` steps.
+
+Segment time = encoding + steps x the median step time, for every row (the machine is shared and
+noisy; the median of the steps is the robust figure; specdiff's measured wall time is printed too).
 
 Each measurement runs in its own process (one after the other) so that the peak resident memory
 (ru_maxrss, weights included) belongs to it alone. Prints a table and ratios.
@@ -57,6 +58,8 @@ def _peak_gib() -> float:
 
 
 def worker_specdiff(args) -> dict:
+    import statistics
+
     import torch
 
     from specdiff.diffusion import cfg, sample
@@ -67,21 +70,32 @@ def worker_specdiff(args) -> dict:
     if args.dtype == "bfloat16":
         model = model.to(torch.bfloat16)
     tokens, context = _tokens(args.tokens)
+    steps: list[float] = []
     with torch.inference_mode():
         enc, mask = model.encode(tokens, context)  # warm-up: one guided network call
         cfg(model.eps_fn(enc, mask), 2.0)(torch.randn(1, 256, 128), torch.ones(1))
         start = time.perf_counter()
         enc, mask = model.encode(tokens, context)
         encode_s = time.perf_counter() - start
-        fn = cfg(model.eps_fn(enc, mask), 2.0)
-        x = sample(fn, (1, 256, 128), "dpmpp_2m", args.steps, torch.Generator().manual_seed(1))
-        total = time.perf_counter() - start
-    assert torch.isfinite(x).all()
-    return dict(encode_s=encode_s, segment_s=total, step_s=(total - encode_s) / args.steps,
-                peak_gib=_peak_gib())
+        guided = cfg(model.eps_fn(enc, mask), 2.0)
+
+        def timed(x, t):
+            tic = time.perf_counter()
+            out = guided(x, t)
+            steps.append(time.perf_counter() - tic)
+            return out
+
+        x = sample(timed, (1, 256, 128), "dpmpp_2m", args.steps, torch.Generator().manual_seed(1))
+        wall = time.perf_counter() - start
+    assert torch.isfinite(x).all() and len(steps) == args.steps
+    step_s = statistics.median(steps)
+    return dict(encode_s=encode_s, step_s=step_s, segment_s=encode_s + args.steps * step_s,
+                wall_s=wall, peak_gib=_peak_gib())
 
 
 def worker_diffusers(args) -> dict:
+    import statistics
+
     import torch
     from diffusers import DDPMScheduler, T5FilmDecoder
     from diffusers.pipelines.spectrogram_diffusion import SpectrogramContEncoder, SpectrogramNotesEncoder
@@ -117,18 +131,19 @@ def worker_diffusers(args) -> dict:
         start = time.perf_counter()
         memory = encode()
         encode_s = time.perf_counter() - start
-        start = time.perf_counter()
-        for t in sched.timesteps[1:1 + args.ref_steps]:
-            x = step(memory, x, t)
-        step_s = (time.perf_counter() - start) / args.ref_steps
-        # official recipe: per step a conditional and a separate unconditional pass
+        steps, guided_steps = [], []
         uncond = [(e * 0, m & False) for e, m in memory]
-        start = time.perf_counter()
         for t in sched.timesteps[1:1 + args.ref_steps]:
+            tic = time.perf_counter()
+            x = step(memory, x, t)
+            steps.append(time.perf_counter() - tic)
+            # official recipe: a conditional and a separate unconditional pass per step
+            tic = time.perf_counter()
             dec(encodings_and_masks=memory, decoder_input_tokens=x,
                 decoder_noise_time=(t / 1000) * torch.ones(1))
-            x = step(uncond, x, t)
-        guided_step_s = (time.perf_counter() - start) / args.ref_steps
+            step(uncond, x, t)
+            guided_steps.append(time.perf_counter() - tic)
+        step_s, guided_step_s = statistics.median(steps), statistics.median(guided_steps)
     return dict(encode_s=encode_s, step_s=step_s, segment_s=encode_s + 100 * step_s,
                 official_step_s=guided_step_s, official_segment_s=encode_s + 1000 * guided_step_s,
                 peak_gib=_peak_gib())
@@ -151,7 +166,7 @@ def main() -> None:
     parser.add_argument("--configs", nargs="+", default=["small", "base"], choices=list(SIZES))
     parser.add_argument("--tokens", type=int, default=512, help="valid note tokens in the segment")
     parser.add_argument("--steps", type=int, default=20, help="specdiff DPM-Solver++ steps")
-    parser.add_argument("--ref-steps", type=int, default=3,
+    parser.add_argument("--ref-steps", type=int, default=4,
                         help="diffusers steps timed (then extrapolated)")
     parser.add_argument("--refenv", default=REFENV, help="python of the diffusers 0.24.0 env")
     parser.add_argument("--worker", choices=["specdiff", "diffusers"], help=argparse.SUPPRESS)
@@ -173,6 +188,7 @@ def main() -> None:
     print(header)
     print("-" * len(header))
     for config in args.configs:
+        walls: list[str] = []
         ref = spawn(args.refenv, "diffusers", config, args)
         rows = [
             ("diffusers 0.24.0, 100 DDPM steps, no CFG (extrap.)", ref["segment_s"], ref["step_s"],
@@ -184,9 +200,11 @@ def main() -> None:
             ours = spawn(sys.executable, "specdiff", config, args, dtype=dtype)
             rows.append((f"specdiff {dtype}, {args.steps} DPM++ steps, CFG", ours["segment_s"],
                          ours["step_s"], ours["peak_gib"]))
+            walls.append(f"specdiff {dtype} wall {ours['wall_s']:.2f} s")
         for name, seg, step, peak in rows:
             print(f"{config:6} {name:44} {seg:10.2f} {step:8.3f} {peak:9.2f} "
                   f"{ref['segment_s'] / seg:8.2f}x")
+        print(f"{config:6} (measured whole segment: {'; '.join(walls)})")
         sys.stdout.flush()
     print("speed-up = diffusers segment time / this row's segment time")
 
