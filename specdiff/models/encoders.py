@@ -2,15 +2,40 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor, nn
 
 from specdiff.models.t5 import EncoderLayer, RMSNorm, attention_bias
 
 
+def permuted_sinusoid_table(rows: int, dim: int, max_scale: float = 1e4,
+                            generator: torch.Generator | None = None) -> Tensor:
+    """Official ``fixed_permuted_offset`` positions, for models trained from scratch.
+
+    Columns [0, dim/2) hold sin(p f_k + phi_k) and [dim/2, dim) cos(p f_k + psi_k), with
+    f_k = exp(-k ln(max_scale) / (dim/2 - 1)) and phases phi, psi ~ U[0, 2 pi); then all columns
+    are randomly permuted. Checkpoints carry their own tables, which always replace this one.
+
+    Returns:
+        (rows, dim) float32.
+    """
+    half = dim // 2
+    freqs = torch.exp(-math.log(max_scale) * torch.arange(half, dtype=torch.float64)
+                      / max(half - 1, 1))
+    phases = torch.rand(2, half, generator=generator, dtype=torch.float64) * 2 * math.pi
+    args = torch.arange(rows, dtype=torch.float64)[:, None] * freqs[None, :]  # (rows, half)
+    table = torch.cat([torch.sin(args + phases[0]), torch.cos(args + phases[1])], dim=1)
+    return table[:, torch.randperm(dim, generator=generator)].float()
+
+
 def frozen_table(rows: int, dim: int) -> nn.Parameter:
-    """A position table: a parameter loaded from checkpoints and never trained (official stop_gradient)."""
-    return nn.Parameter(torch.zeros(rows, dim), requires_grad=False)
+    """A position table: a parameter loaded from checkpoints and never trained (official
+    stop_gradient); initialised with `permuted_sinusoid_table` for training from scratch."""
+    if torch.empty(0).device.type == "meta":  # building a skeleton to load weights into
+        return nn.Parameter(torch.empty(rows, dim), requires_grad=False)
+    return nn.Parameter(permuted_sinusoid_table(rows, dim), requires_grad=False)
 
 
 def terminal_relative_positions(mask: Tensor) -> Tensor:

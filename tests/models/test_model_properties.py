@@ -169,3 +169,22 @@ def test_too_long_inputs_are_refused():
     model = random_model()
     with pytest.raises(ValueError, match="position table"):
         model.encode(torch.ones(1, 2049, dtype=torch.long))
+
+
+def test_new_models_get_permuted_sinusoid_position_tables():
+    from specdiff.models.encoders import permuted_sinusoid_table
+
+    gen = torch.Generator().manual_seed(0)
+    table = permuted_sinusoid_table(64, 16, max_scale=10.0, generator=gen).double()
+    assert table.shape == (64, 16) and table.abs().max() <= 1
+    # every column is a sinusoid: v[p+1] + v[p-1] = 2 cos(f) v[p]; each frequency appears twice
+    # (once as sin, once as cos) and the columns are permuted
+    mid, around = table[1:-1], table[2:] + table[:-2]
+    cos_f = (mid * around).sum(0) / (2 * (mid * mid).sum(0))
+    torch.testing.assert_close(around, 2 * cos_f * mid, rtol=0, atol=1e-6)
+    freqs = torch.exp(-torch.log(torch.tensor(10.0, dtype=torch.float64)) * torch.arange(8) / 7)
+    got = torch.sort(torch.acos(cos_f.clamp(-1, 1))).values
+    torch.testing.assert_close(got, torch.sort(freqs.repeat(2)).values, rtol=0, atol=1e-4)
+    assert not torch.equal(got, torch.acos(cos_f.clamp(-1, 1)))  # not in sorted order
+    model = SpectrogramDiffusion(model_config("tiny"))
+    assert model.decoder.position_table.abs().max() > 0.5
