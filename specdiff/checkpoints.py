@@ -25,11 +25,12 @@ KIND = "spectrogram_diffusion"
 HUB_ID = "google/music-spectrogram-diffusion"
 
 # diffusers key -> our key, per component (model.md §5.2). The FiLM names are asymmetric upstream.
+_E, _D = r"encoders\.(\d+)\.layer\.", r"decoders\.(\d+)\.layer\."
 _ENCODER_RULES = [
-    (r"encoders\.(\d+)\.layer\.0\.layer_norm\.weight", r"layers.\1.attention_norm.weight"),
-    (r"encoders\.(\d+)\.layer\.0\.SelfAttention\.([qkvo])\.weight", r"layers.\1.attention.\2.weight"),
-    (r"encoders\.(\d+)\.layer\.1\.layer_norm\.weight", r"layers.\1.mlp_norm.weight"),
-    (r"encoders\.(\d+)\.layer\.1\.DenseReluDense\.(wi_0|wi_1|wo)\.weight", r"layers.\1.mlp.\2.weight"),
+    (_E + r"0\.layer_norm\.weight", r"layers.\1.attention_norm.weight"),
+    (_E + r"0\.SelfAttention\.([qkvo])\.weight", r"layers.\1.attention.\2.weight"),
+    (_E + r"1\.layer_norm\.weight", r"layers.\1.mlp_norm.weight"),
+    (_E + r"1\.DenseReluDense\.(wi_0|wi_1|wo)\.weight", r"layers.\1.mlp.\2.weight"),
     (r"layer_norm\.weight", "final_norm.weight"),
     (r"position_encoding\.weight", "position_table"),
 ]
@@ -40,17 +41,16 @@ _RULES = {
         (r"conditioning_emb\.([02])\.weight", r"time_embed.\1.weight"),
         (r"position_encoding\.weight", "position_table"),
         (r"continuous_inputs_projection\.weight", "input_proj.weight"),
-        (r"decoders\.(\d+)\.layer\.0\.layer_norm\.weight", r"layers.\1.self_attention_norm.weight"),
-        (r"decoders\.(\d+)\.layer\.0\.FiLMLayer\.scale_bias\.weight",
-         r"layers.\1.self_attention_film.proj.weight"),
-        (r"decoders\.(\d+)\.layer\.0\.attention\.to_([qkv])\.weight", r"layers.\1.self_attention.\2.weight"),
-        (r"decoders\.(\d+)\.layer\.0\.attention\.to_out\.0\.weight", r"layers.\1.self_attention.o.weight"),
-        (r"decoders\.(\d+)\.layer\.1\.layer_norm\.weight", r"layers.\1.cross_attention_norm.weight"),
-        (r"decoders\.(\d+)\.layer\.1\.attention\.to_([qkv])\.weight", r"layers.\1.cross_attention.\2.weight"),
-        (r"decoders\.(\d+)\.layer\.1\.attention\.to_out\.0\.weight", r"layers.\1.cross_attention.o.weight"),
-        (r"decoders\.(\d+)\.layer\.2\.layer_norm\.weight", r"layers.\1.mlp_norm.weight"),
-        (r"decoders\.(\d+)\.layer\.2\.film\.scale_bias\.weight", r"layers.\1.mlp_film.proj.weight"),
-        (r"decoders\.(\d+)\.layer\.2\.DenseReluDense\.(wi_0|wi_1|wo)\.weight", r"layers.\1.mlp.\2.weight"),
+        (_D + r"0\.layer_norm\.weight", r"layers.\1.self_attention_norm.weight"),
+        (_D + r"0\.FiLMLayer\.scale_bias\.weight", r"layers.\1.self_attention_film.proj.weight"),
+        (_D + r"0\.attention\.to_([qkv])\.weight", r"layers.\1.self_attention.\2.weight"),
+        (_D + r"0\.attention\.to_out\.0\.weight", r"layers.\1.self_attention.o.weight"),
+        (_D + r"1\.layer_norm\.weight", r"layers.\1.cross_attention_norm.weight"),
+        (_D + r"1\.attention\.to_([qkv])\.weight", r"layers.\1.cross_attention.\2.weight"),
+        (_D + r"1\.attention\.to_out\.0\.weight", r"layers.\1.cross_attention.o.weight"),
+        (_D + r"2\.layer_norm\.weight", r"layers.\1.mlp_norm.weight"),
+        (_D + r"2\.film\.scale_bias\.weight", r"layers.\1.mlp_film.proj.weight"),
+        (_D + r"2\.DenseReluDense\.(wi_0|wi_1|wo)\.weight", r"layers.\1.mlp.\2.weight"),
         (r"decoder_norm\.weight", "final_norm.weight"),
         (r"spec_out\.weight", "output_proj.weight"),
     ],
@@ -91,7 +91,8 @@ def _read_weights(folder: Path) -> dict[str, torch.Tensor]:
     except SpecdiffError:
         raise
     except Exception as error:  # pickle refusal, truncated file, bad header...
-        raise SpecdiffError(f"{st if st.is_file() else pt}: cannot read the weights ({error})") from None
+        bad = st if st.is_file() else pt
+        raise SpecdiffError(f"{bad}: cannot read the weights ({error})") from None
     raise SpecdiffError(f"{folder}: expected diffusion_pytorch_model.safetensors or .bin")
 
 
@@ -124,7 +125,8 @@ def _config_from_diffusers(folder: Path) -> ModelConfig:
         if cfg is None:
             continue
         got = (cfg["d_model"], cfg["num_heads"], cfg["d_kv"], cfg["d_ff"], cfg["num_layers"])
-        want = (config.d_model, config.num_heads, config.head_dim, config.d_ff, config.encoder_layers)
+        want = (config.d_model, config.num_heads, config.head_dim, config.d_ff,
+                config.encoder_layers)
         if tuple(int(v) for v in got) != want:
             raise SpecdiffError(f"{folder / name / 'config.json'}: sizes {got} differ from "
                                 f"(d_model, num_heads, d_kv, d_ff, num_layers) = {want}")
@@ -132,14 +134,17 @@ def _config_from_diffusers(folder: Path) -> ModelConfig:
 
 
 def read_diffusers(folder: str | Path) -> tuple[ModelConfig, dict[str, torch.Tensor], Path | None]:
-    """Read a diffusers-layout directory into (config, our state dict, vocoder ONNX path or None)."""
+    """Read a diffusers-layout directory: (config, our state dict, vocoder ONNX path or None)."""
     folder = Path(folder)
     for name in ("notes_encoder", "decoder"):
         if not (folder / name).is_dir():
-            raise SpecdiffError(f"{folder}: expected a {name}/ folder (diffusers layout of {HUB_ID})")
+            raise SpecdiffError(
+                f"{folder}: expected a {name}/ folder (diffusers layout of {HUB_ID})")
     config = _config_from_diffusers(folder)
     state: dict[str, torch.Tensor] = {}
-    components = ["notes_encoder", "decoder"] + (["continuous_encoder"] if config.has_context else [])
+    components = ["notes_encoder", "decoder"]
+    if config.has_context:
+        components.append("continuous_encoder")
     for component in components:
         unknown = []
         for key, tensor in _read_weights(folder / component).items():
@@ -165,8 +170,9 @@ def read_specdiff(path: str | Path) -> tuple[ModelConfig, dict[str, torch.Tensor
         with safe_open(str(path), framework="pt") as f:
             meta = f.metadata() or {}
             if meta.get("format") != FORMAT or meta.get("kind") != KIND:
-                raise SpecdiffError(f"{path}: not a specdiff model file (expected safetensors metadata "
-                                    f"format={FORMAT!r}, kind={KIND!r}); convert it with `specdiff convert`")
+                raise SpecdiffError(
+                    f"{path}: not a specdiff model file (expected safetensors metadata "
+                    f"format={FORMAT!r}, kind={KIND!r}); convert it with `specdiff convert`")
             state = {key: f.get_tensor(key) for key in f.keys()}
     except SpecdiffError:
         raise
@@ -221,13 +227,14 @@ def read_any(source: str | Path, local_files_only: bool = False
     if path.suffix == ".safetensors":
         return (*read_specdiff(path), None)
     if path.suffix == ".ckpt":
-        raise SpecdiffError(f"{path}: Lightning checkpoints of the unofficial port are not supported yet")
+        raise SpecdiffError(
+            f"{path}: Lightning checkpoints of the unofficial port are not supported yet")
     raise SpecdiffError(f"{path}: expected a .safetensors file or a diffusers-layout directory")
 
 
 def build_model(config: ModelConfig, state: dict[str, torch.Tensor], source: str = "checkpoint"
                 ) -> SpectrogramDiffusion:
-    """Instantiate and load ``state`` strictly, with a clear error on missing/unexpected/mis-shaped keys."""
+    """Instantiate and load ``state`` strictly; missing, unexpected or mis-shaped keys are named."""
     from specdiff.models import SpectrogramDiffusion
 
     with torch.device("meta"):
@@ -240,8 +247,8 @@ def build_model(config: ModelConfig, state: dict[str, torch.Tensor], source: str
                             f"unexpected {unexpected[:5]})")
     for key, tensor in state.items():
         if tuple(tensor.shape) != tuple(expected[key].shape):
-            raise SpecdiffError(f"{source}: {key} has shape {tuple(tensor.shape)}, the config implies "
-                                f"{tuple(expected[key].shape)}")
+            raise SpecdiffError(f"{source}: {key} has shape {tuple(tensor.shape)}, the config "
+                                f"implies {tuple(expected[key].shape)}")
     model.load_state_dict({k: v.float() for k, v in state.items()}, assign=True)
     # assign=True keeps the checkpoint tensors; the position tables stay frozen
     for module in (model.notes_encoder, model.context_encoder, model.decoder):
@@ -251,7 +258,8 @@ def build_model(config: ModelConfig, state: dict[str, torch.Tensor], source: str
 
 
 def load_model(source: str | Path, *, device: str | torch.device | None = None,
-               dtype: torch.dtype | None = None, local_files_only: bool = False) -> SpectrogramDiffusion:
+               dtype: torch.dtype | None = None,
+               local_files_only: bool = False) -> SpectrogramDiffusion:
     """`SpectrogramDiffusion.from_pretrained`: see there."""
     config, state, vocoder = read_any(source, local_files_only)
     model = build_model(config, state, str(source))
@@ -270,6 +278,7 @@ def save_model(model: SpectrogramDiffusion, path: str | Path) -> Path:
         raise SpecdiffError(f"{path}: the output must end in .safetensors")
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
-    meta = {"format": FORMAT, "version": FORMAT_VERSION, "kind": KIND, "config": model.config.to_json()}
+    meta = {"format": FORMAT, "version": FORMAT_VERSION, "kind": KIND,
+            "config": model.config.to_json()}
     save_file(state, str(path), metadata=meta)
     return path

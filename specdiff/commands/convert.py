@@ -24,7 +24,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from specdiff.models import SpectrogramDiffusion
 
-    model = SpectrogramDiffusion.from_pretrained(args.source, local_files_only=args.local_files_only)
+    model = SpectrogramDiffusion.from_pretrained(args.source,
+                                                 local_files_only=args.local_files_only)
     path = model.save_pretrained(args.output)
     params = sum(p.numel() for p in model.parameters())
     c = model.config

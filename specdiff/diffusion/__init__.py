@@ -11,7 +11,8 @@ from specdiff.diffusion.schedule import (alpha_sigma, alphas_cumprod_squaredcos,
                                          t_from_logsnr, time_grid)
 
 __all__ = [
-    "SamplerConfig", "sample_guided", "cfg", "diffusion_inputs", "l1_eps_loss", "DEFAULT_STEPS", "SAMPLERS", "get_sampler", "sample",
+    "SamplerConfig", "sample_guided", "cfg", "diffusion_inputs", "l1_eps_loss", "DEFAULT_STEPS",
+    "SAMPLERS", "get_sampler", "sample",
     "sample_ddim", "sample_ddpm", "sample_ddpm_discrete", "sample_dpmpp_2m", "sampler_grid",
     "alpha_sigma", "alphas_cumprod_squaredcos", "leading_timesteps", "logsnr_cosine", "q_sample",
     "t_from_logsnr", "time_grid",

@@ -40,7 +40,7 @@ def _x0_eps(model_fn: ModelFn, x: Tensor, t: float, alpha: float, sigma: float,
 
 def sample_ddpm(model_fn: ModelFn, x: Tensor, ts: Tensor, generator: torch.Generator | None = None,
                 clip_x0: bool = True, variance: str = "large") -> Tensor:
-    """Official ancestral DDPM sampler (Ho et al. 2020 in log-SNR form; 1000 steps: ``time_grid(1000)``).
+    """Official ancestral DDPM sampler (Ho et al. 2020, log-SNR form; 1000 steps: time_grid(1000)).
 
     Step t -> s: r = exp(logsnr_t - logsnr_s), mean = r (alpha_s/alpha_t) z + (1 - r) alpha_s x0,
     variance (1 - r) sigma_t^2 ("large") or (1 - r) sigma_s^2 ("small"). When s = ts[-1] = 0 the
@@ -110,7 +110,7 @@ def sample_ddpm_discrete(model_fn: ModelFn, x: Tensor, timesteps: Tensor,
                          generator: torch.Generator | None = None, clip_x0: bool = True,
                          alphas_cumprod: Tensor | None = None,
                          num_train_timesteps: int = 1000) -> Tensor:
-    """diffusers' ``DDPMScheduler`` (squaredcos_cap_v2, fixed_large, epsilon, x0 clip), step by step.
+    """diffusers' ``DDPMScheduler`` (squaredcos_cap_v2, fixed_large, epsilon, x0 clip).
 
     Reproduces ``SpectrogramDiffusionPipeline``: the network sees t = timestep / N, the posterior
     mean uses the effective beta across skipped timesteps, the "large" variance is that beta, and
@@ -120,11 +120,14 @@ def sample_ddpm_discrete(model_fn: ModelFn, x: Tensor, timesteps: Tensor,
         timesteps: decreasing int timesteps, e.g. ``leading_timesteps(100)`` = [990, 980, ..., 0].
         alphas_cumprod: (N,) alpha-bar (default `alphas_cumprod_squaredcos`).
     """
-    abar = alphas_cumprod_squaredcos(num_train_timesteps) if alphas_cumprod is None else alphas_cumprod
+    abar = alphas_cumprod
+    if abar is None:
+        abar = alphas_cumprod_squaredcos(num_train_timesteps)
     timesteps = torch.as_tensor(timesteps, dtype=torch.int64)
     one = torch.tensor(1.0)
     for i, t in enumerate(timesteps.tolist()):
-        t_model = torch.full((x.shape[0],), t, dtype=torch.int64, device=x.device) / num_train_timesteps
+        t_int = torch.full((x.shape[0],), t, dtype=torch.int64, device=x.device)
+        t_model = t_int / num_train_timesteps
         eps = model_fn(x, t_model).to(x.dtype)
         a_t = abar[t]
         a_prev = abar[int(timesteps[i + 1])] if i + 1 < len(timesteps) else one
@@ -133,7 +136,9 @@ def sample_ddpm_discrete(model_fn: ModelFn, x: Tensor, timesteps: Tensor,
         x0 = (x - (1 - a_t) ** 0.5 * eps) / a_t**0.5
         if clip_x0:
             x0 = x0.clamp(-1.0, 1.0)
-        x = (a_prev**0.5 * beta_t / (1 - a_t)) * x0 + (alpha_step**0.5 * (1 - a_prev) / (1 - a_t)) * x
+        x0_coef = a_prev**0.5 * beta_t / (1 - a_t)
+        x_coef = alpha_step**0.5 * (1 - a_prev) / (1 - a_t)
+        x = x0_coef * x0 + x_coef * x
         if t > 0:
             x = x + beta_t**0.5 * _randn(x, generator)
     return x

@@ -1,4 +1,4 @@
-"""Noise schedules: the official continuous cosine log-SNR and diffusers' discrete squaredcos_cap_v2.
+"""Noise schedules: the official continuous cosine log-SNR, diffusers' discrete squaredcos_cap_v2.
 
 Variance preserving: z_t = alpha_t x_0 + sigma_t eps with alpha^2 = sigmoid(logsnr) and
 sigma^2 = sigmoid(-logsnr). Time t in [0, 1], t = 0 clean, t = 1 noise.
@@ -54,7 +54,7 @@ def alpha_sigma(logsnr: Tensor) -> tuple[Tensor, Tensor]:
 
 #: log-SNR range that the "window" grid spans between its first and last step. Outside it the
 #: x0 prediction hardly changes (pure noise below, clean data above), so a few-step solver
-#: spends its steps where the data prediction moves (tuned on the Gaussian toy problem of the tests).
+#: spends its steps where the data prediction moves (tuned on the Gaussian toy problem).
 WINDOW = (-6.0, 10.0)
 
 
@@ -97,7 +97,8 @@ def q_sample(x0: Tensor, t: Tensor, noise: Tensor) -> Tensor:
 
 # ---------------------------------------------------------------- diffusers' discrete schedule
 def alphas_cumprod_squaredcos(num_train_timesteps: int = 1000, max_beta: float = 0.999) -> Tensor:
-    """diffusers ``squaredcos_cap_v2``: beta_i = min(1 - f(i+1)/f(i), 0.999), f(u) = cos^2((u/N + 0.008)/1.008 pi/2).
+    """diffusers ``squaredcos_cap_v2``: beta_i = min(1 - f(i+1)/f(i), 0.999),
+    f(u) = cos^2((u/N + 0.008)/1.008 pi/2).
 
     The betas are computed in double, stored in float32 and cumulated in float32, as diffusers does.
 
@@ -114,6 +115,6 @@ def alphas_cumprod_squaredcos(num_train_timesteps: int = 1000, max_beta: float =
 
 
 def leading_timesteps(steps: int, num_train_timesteps: int = 1000) -> Tensor:
-    """diffusers "leading" spacing: ratio = N // steps, timesteps [steps-1, ..., 0] * ratio (int64)."""
+    """diffusers "leading" spacing: N // steps times [steps-1, ..., 0] (int64)."""
     ratio = num_train_timesteps // steps
     return torch.arange(steps - 1, -1, -1, dtype=torch.int64) * ratio

@@ -1,4 +1,4 @@
-"""Model configuration: one frozen dataclass and the paper's size ladder (tiny, small, base, large)."""
+"""Model configuration: one frozen dataclass and the size ladder (tiny, small, base, large)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from specdiff.errors import SpecdiffError
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Sizes and numerics of the spectrogram diffusion model (notes encoder, context encoder, decoder).
+    """Sizes and numerics of the spectrogram diffusion model (both encoders and the decoder).
 
     The defaults are the official ``t5_base`` diffusion model with context, whose weights are
     published as ``google/music-spectrogram-diffusion``. The numerics fields describe the official
@@ -21,7 +21,7 @@ class ModelConfig:
 
     Attributes:
         d_model: model width d.
-        num_heads: attention heads; ``num_heads * head_dim`` may differ from d (small: 6 x 64 in 512).
+        num_heads: attention heads; ``num_heads * head_dim`` may differ from d (small: 6 x 64).
         head_dim: width of one head.
         d_ff: hidden width of the gated-GELU MLP.
         encoder_layers: layers of the notes encoder and of the context encoder.
@@ -61,12 +61,15 @@ class ModelConfig:
         for name in ("d_model", "num_heads", "head_dim", "d_ff", "vocab_size", "max_tokens",
                      "target_length", "context_length", "n_mels"):
             if int(getattr(self, name)) <= 0:
-                raise SpecdiffError(f"ModelConfig.{name}: must be positive, got {getattr(self, name)}")
+                raise SpecdiffError(
+                    f"ModelConfig.{name}: must be positive, got {getattr(self, name)}")
         if self.d_model % 2:
-            raise SpecdiffError(f"ModelConfig.d_model: must be even (time embedding), got {self.d_model}")
+            raise SpecdiffError(
+                f"ModelConfig.d_model: must be even (time embedding), got {self.d_model}")
         if self.gelu_approximate not in ("tanh", "none"):
             raise SpecdiffError(
-                f"ModelConfig.gelu_approximate: expected 'tanh' or 'none', got {self.gelu_approximate!r}")
+                "ModelConfig.gelu_approximate: expected 'tanh' or 'none', "
+                f"got {self.gelu_approximate!r}")
 
     @property
     def inner_dim(self) -> int:
@@ -110,7 +113,7 @@ CONFIG_NAMES = tuple(_LADDER)
 def model_config(name: str = "base", **overrides: Any) -> ModelConfig:
     """The named size of the ladder (``tiny``, ``small``, ``base``, ``large``) with overrides.
 
-    Example: ``model_config("small", has_context=False)`` is the paper's small model without context.
+    Example: ``model_config("small", has_context=False)``: the small model without context.
     """
     if name not in _LADDER:
         raise SpecdiffError(f"model config {name!r}: expected one of {', '.join(_LADDER)}")

@@ -140,7 +140,8 @@ class FilmDecoder(nn.Module):
         gate = mask.any(dim=1).to(encodings.dtype)[:, None, None]
         return CrossMemory(keys, values, attention_bias(mask, encodings.dtype), gate)
 
-    def forward(self, x_t: Tensor, t: Tensor, memory: CrossMemory, cond: Tensor | None = None) -> Tensor:
+    def forward(self, x_t: Tensor, t: Tensor, memory: CrossMemory,
+                cond: Tensor | None = None) -> Tensor:
         """Predict epsilon.
 
         Args:
@@ -156,7 +157,8 @@ class FilmDecoder(nn.Module):
         """
         b, length, _ = x_t.shape
         if length > self.position_table.shape[0]:
-            raise ValueError(f"{length} frames exceed the position table ({self.position_table.shape[0]})")
+            raise ValueError(
+                f"{length} frames exceed the position table ({self.position_table.shape[0]})")
         dtype = self.input_proj.weight.dtype
         emb = timestep_embedding(t, self.position_table.shape[1], self.max_noise_time).to(dtype)
         time_cond = self.time_embed(emb)[:, None, :]  # (B, 1, 4d)

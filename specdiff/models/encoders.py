@@ -97,7 +97,8 @@ class NotesEncoder(_Stack):
         """tokens (B, L) int ids, 0 = PAD -> (encodings (B, L, d), mask (B, L) bool = id > 0)."""
         length = tokens.shape[1]
         if length > self.position_table.shape[0]:
-            raise ValueError(f"{length} tokens exceed the position table ({self.position_table.shape[0]})")
+            raise ValueError(
+                f"{length} tokens exceed the position table ({self.position_table.shape[0]})")
         x = self.token_embedding(tokens) + self.position_table[:length]
         mask = tokens > 0
         return self.run(x, mask), mask
@@ -119,7 +120,7 @@ class ContextEncoder(_Stack):
         self.position_table = frozen_table(context_length, dim)
 
     def forward(self, context: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
-        """context (B, T, n_mels) in [-1, 1], mask (B, T) -> (encodings (B, T, d), mask (B, T) bool)."""
+        """context (B, T, n_mels) in [-1, 1], mask (B, T) -> (encodings (B, T, d), mask bool)."""
         if context.shape[1] > self.position_table.shape[0]:
             raise ValueError(f"{context.shape[1]} context frames exceed the position table "
                              f"({self.position_table.shape[0]})")

@@ -1,4 +1,4 @@
-"""The spectrogram diffusion model: notes encoder, optional context encoder, FiLM decoder (no Lightning)."""
+"""The spectrogram diffusion model: notes encoder, optional context encoder, FiLM decoder."""
 
 from __future__ import annotations
 
@@ -45,7 +45,8 @@ class SpectrogramDiffusion(nn.Module):
 
     Attributes:
         config: the `ModelConfig`.
-        vocoder_path: ``melgan/model.onnx`` of a diffusers-layout directory, if it had one, else None.
+        vocoder_path: ``melgan/model.onnx`` of a diffusers-layout directory if it had one,
+            else None.
     """
 
     def __init__(self, config: ModelConfig):
@@ -83,7 +84,7 @@ class SpectrogramDiffusion(nn.Module):
         return load_model(source, device=device, dtype=dtype, local_files_only=local_files_only)
 
     def save_pretrained(self, path: str | Path) -> Path:
-        """Write one ``.safetensors`` file with the JSON config in its metadata; returns the path."""
+        """Write one ``.safetensors`` file, JSON config in its metadata; returns the path."""
         from specdiff.checkpoints import save_model
 
         return save_model(self, path)
@@ -103,8 +104,8 @@ class SpectrogramDiffusion(nn.Module):
 
         Args:
             tokens: (B, L) int token ids, 0 = PAD (masked).
-            context: (B, T_c, n_mels) previous segment in the scaled [-1, 1] space, or None: then the
-                context is masked out, as for the official first segment. Ignored by models
+            context: (B, T_c, n_mels) previous segment in the scaled [-1, 1] space, or None:
+                then the context is masked out, as for the official first segment. Ignored by models
                 without a context encoder.
             context_mask: (B, T_c) bool frame mask of ``context`` (default all True).
             trim: drop what attention never sees: trailing PAD columns of ``tokens`` and a fully
@@ -135,7 +136,7 @@ class SpectrogramDiffusion(nn.Module):
         return torch.cat([enc, ctx], dim=1), torch.cat([mask, ctx_mask], dim=1)
 
     def memory(self, encodings: Tensor, mask: Tensor) -> CrossMemory:
-        """Project the encodings into every decoder layer's cross-attention keys/values (once per segment)."""
+        """Project the encodings into every decoder layer's cross-attention K/V, once per segment."""
         return self.decoder.memory(encodings.to(self.device, self.dtype), mask.to(self.device))
 
     def denoise(self, x_t: Tensor, t: Tensor, encodings: Tensor | CrossMemory,

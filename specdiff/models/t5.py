@@ -1,4 +1,4 @@
-"""T5 building blocks: RMSNorm, unscaled multi-head attention, gated-GELU MLP, pre-norm encoder layer.
+"""T5 building blocks: RMSNorm, unscaled attention, gated-GELU MLP, pre-norm encoder layer.
 
 All projections are bias-free and attention logits are not divided by sqrt(head_dim) (the official
 model folded that factor into the query initialisation). Masks are additive biases (0 or -1e10),
@@ -88,7 +88,8 @@ class Attention(nn.Module):
         b, _, n, _ = out.shape
         return self.o(out.transpose(1, 2).reshape(b, n, -1))  # (B, Lq, H*Dh) -> (B, Lq, d)
 
-    def forward(self, x: Tensor, memory: Tensor | None = None, bias: Tensor | None = None) -> Tensor:
+    def forward(self, x: Tensor, memory: Tensor | None = None,
+                bias: Tensor | None = None) -> Tensor:
         """Self-attention (memory None) or cross-attention over memory (B, Lk, d)."""
         k, v = self.keys_values(x if memory is None else memory)
         return self.attend(x, k, v, bias)
