@@ -136,7 +136,7 @@ class SpectrogramDiffusion(nn.Module):
         return torch.cat([enc, ctx], dim=1), torch.cat([mask, ctx_mask], dim=1)
 
     def memory(self, encodings: Tensor, mask: Tensor) -> CrossMemory:
-        """Project the encodings into every decoder layer's cross-attention K/V, once per segment."""
+        """Project the encodings into every layer's cross-attention K/V, once per segment."""
         return self.decoder.memory(encodings.to(self.device, self.dtype), mask.to(self.device))
 
     def denoise(self, x_t: Tensor, t: Tensor, encodings: Tensor | CrossMemory,
