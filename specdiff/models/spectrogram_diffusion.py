@@ -9,6 +9,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from specdiff.diffusion.config import SamplerConfig, sample_guided
 from specdiff.models.config import ModelConfig
 from specdiff.models.decoder import CrossMemory, FilmDecoder
 from specdiff.models.encoders import ContextEncoder, NotesEncoder
@@ -145,7 +146,7 @@ class SpectrogramDiffusion(nn.Module):
 
         Args:
             x_t: (B, T, n_mels) noisy spectrogram, scaled space.
-            t: (B,) continuous noise time in [0, 1] (0 = clean).
+            t: (B,) continuous noise time in [0, 1] (0 = clean); a scalar is broadcast.
             encodings, mask: from `encode` ((B, Lk, d), (B, Lk)), or a `CrossMemory` from `memory`
                 (then ``mask`` is None).
             cond: (B,) bool, False = unconditional row (cross-attention contributes nothing, as with
@@ -156,7 +157,7 @@ class SpectrogramDiffusion(nn.Module):
         """
         memory = encodings if isinstance(encodings, CrossMemory) else self.memory(encodings, mask)
         x = x_t.to(self.device, self.dtype)
-        t = t.to(self.device, torch.float32).expand(x.shape[0])
+        t = torch.as_tensor(t, dtype=torch.float32, device=self.device).expand(x.shape[0])
         return self.decoder(x, t, memory, None if cond is None else cond.to(self.device)).float()
 
     def eps_fn(self, encodings: Tensor, mask: Tensor) -> ConditionalModelFn:
@@ -173,3 +174,23 @@ class SpectrogramDiffusion(nn.Module):
             return self.denoise(x_t, t, memory, cond=cond)
 
         return fn
+
+    @torch.no_grad()
+    def sample_segment(self, tokens: Tensor, context: Tensor | None = None,
+                       sampler: SamplerConfig | None = None,
+                       generator: torch.Generator | None = None) -> Tensor:
+        """Generate one segment: `encode`, then guided sampling from N(0, I).
+
+        Args:
+            tokens: (B, L) token ids of the segment.
+            context: (B, T_c, n_mels) previous segment, scaled to [-1, 1], or None.
+            sampler: a `SamplerConfig` (default: 20 DPM-Solver++ steps, guidance 2).
+            generator: the noise source (CPU generator: the same seed gives the same result).
+
+        Returns:
+            (B, target_length, n_mels) float32 spectrogram in the scaled [-1, 1] space.
+        """
+        config = sampler or SamplerConfig()
+        enc, mask = self.encode(tokens, context)
+        shape = (tokens.shape[0], self.config.target_length, self.config.n_mels)
+        return sample_guided(self.eps_fn(enc, mask), shape, config, generator, self.device)

@@ -188,3 +188,19 @@ def test_new_models_get_permuted_sinusoid_position_tables():
     assert not torch.equal(got, torch.acos(cos_f.clamp(-1, 1)))  # not in sorted order
     model = SpectrogramDiffusion(model_config("tiny"))
     assert model.decoder.position_table.abs().max() > 0.5
+
+
+def test_sample_segment_is_encode_then_guided_sampling():
+    from specdiff.diffusion import SamplerConfig, sample_guided
+
+    model = random_model()
+    tokens, context, _, _ = inputs(b=1)
+    config = SamplerConfig(steps=3, guidance=2.5)
+    out = model.sample_segment(tokens, context, config, torch.Generator().manual_seed(9))
+    with torch.no_grad():
+        enc, mask = model.encode(tokens, context)
+        ref = sample_guided(model.eps_fn(enc, mask), (1, 256, 128), config,
+                            torch.Generator().manual_seed(9))
+        assert torch.equal(out, ref) and out.shape == (1, 256, 128)
+        eps = model.denoise(ref, 0.5, enc, mask)  # a scalar time is broadcast
+        torch.testing.assert_close(eps, model.denoise(ref, torch.tensor([0.5]), enc, mask))
