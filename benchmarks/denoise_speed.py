@@ -17,6 +17,9 @@ Random weights at the paper's ``small`` and ``base`` sizes (with context encoder
 Segment time = encoding + steps x the median step time, for every row (the machine is shared and
 noisy; the median of the steps is the robust figure; specdiff's measured wall time is printed too).
 
+``--ablation`` adds specdiff float32 with the speed features off (full 2304-key memory, K/V
+recomputed at every call, conditional and unconditional passes run one after the other).
+
 Each measurement runs in its own process (one after the other) so that the peak resident memory
 (ru_maxrss, weights included) belongs to it alone. Prints a table and ratios.
 """
@@ -75,9 +78,15 @@ def worker_specdiff(args) -> dict:
         enc, mask = model.encode(tokens, context)  # warm-up: one guided network call
         cfg(model.eps_fn(enc, mask), 2.0)(torch.randn(1, 256, 128), torch.ones(1))
         start = time.perf_counter()
-        enc, mask = model.encode(tokens, context)
-        encode_s = time.perf_counter() - start
-        guided = cfg(model.eps_fn(enc, mask), 2.0)
+        if args.plain:  # ablation: no trimming, no K/V cache, two unbatched guidance passes
+            enc, mask = model.encode(tokens, context, trim=False)
+            encode_s = time.perf_counter() - start
+            guided = cfg(lambda x, t, cond=None: model.denoise(x, t, enc, mask, cond), 2.0,
+                         batched=False)
+        else:
+            enc, mask = model.encode(tokens, context)
+            encode_s = time.perf_counter() - start
+            guided = cfg(model.eps_fn(enc, mask), 2.0)
 
         def timed(x, t):
             tic = time.perf_counter()
@@ -172,6 +181,9 @@ def main() -> None:
     parser.add_argument("--worker", choices=["specdiff", "diffusers"], help=argparse.SUPPRESS)
     parser.add_argument("--config", help=argparse.SUPPRESS)
     parser.add_argument("--dtype", default="float32", help=argparse.SUPPRESS)
+    parser.add_argument("--plain", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--ablation", action="store_true",
+                        help="also time specdiff float32 with the speed features off")
     args = parser.parse_args()
     if args.worker == "specdiff":
         print(json.dumps(worker_specdiff(args)))
@@ -201,6 +213,10 @@ def main() -> None:
             rows.append((f"specdiff {dtype}, {args.steps} DPM++ steps, CFG", ours["segment_s"],
                          ours["step_s"], ours["peak_gib"]))
             walls.append(f"specdiff {dtype} wall {ours['wall_s']:.2f} s")
+        if args.ablation:
+            ours = spawn(sys.executable, "specdiff", config, args, plain=1)
+            rows.append(("  same, float32, no trim/cache/batched CFG", ours["segment_s"],
+                         ours["step_s"], ours["peak_gib"]))
         for name, seg, step, peak in rows:
             print(f"{config:6} {name:44} {seg:10.2f} {step:8.3f} {peak:9.2f} "
                   f"{ref['segment_s'] / seg:8.2f}x")
