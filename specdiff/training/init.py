@@ -36,6 +36,9 @@ def init_weights(model: nn.Module, seed: int = 0) -> nn.Module:
     * Linear weights ~ N(0, 1/fan_in) (T5X ``variance_scaling(1, fan_in)``); attention queries get an
       extra 1/sqrt(head_dim), the factor T5 folds into the query instead of scaling the logits.
     * Embeddings ~ N(0, 1); norms = 1.
+    * A diffusion decoder's output projection and FiLM projections start at zero (the network
+      starts at eps = 0, the best constant guess, and every FiLM at the identity), which
+      shortens the start of training.
     * Frozen ``position_table`` parameters of a diffusion model get the permuted sinusoids; the
       autoregressive model keeps its fixed sinusoids (they are already set at construction).
     """
@@ -52,6 +55,9 @@ def init_weights(model: nn.Module, seed: int = 0) -> nn.Module:
             module.q.weight.mul_(module.head_dim**-0.5)
     if not isinstance(model, AutoregressiveModel):
         for name, param in model.named_parameters():
+            if name.startswith("decoder.") and (name.endswith("output_proj.weight")
+                                                or name.endswith("film.proj.weight")):
+                param.zero_()
             if name.endswith("position_table"):
                 param.copy_(permuted_sinusoid_table(*param.shape, generator=g))
     return model

@@ -51,7 +51,7 @@ class VocoderTrainConfig:
     log_every: int = 50
     val_every: int = 500
     checkpoint_every: int = 250
-    threads: int = 2
+    threads: int = 1
     seed: int = 0
 
     @classmethod
