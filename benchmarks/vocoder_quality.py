@@ -8,7 +8,7 @@ basic-pitch note onset F1 (and onset+offset F1) against the MIDI (pitched notes 
 real-time factor of vocoding (audio seconds per wall second and per CPU second of this process).
 
     python benchmarks/vocoder_quality.py --corpus /work/corpus/rendered [--files 12]
-        [--seconds 20] [--vocoder specdiff/assets/vocoder.safetensors] [--threads 2]
+        [--seconds 20] [--vocoder specdiff/assets/vocoder.safetensors] [--threads 1]
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def main() -> int:
     p.add_argument("--seconds", type=float, default=20.0)
     p.add_argument("--vocoder", default="specdiff", help="name or .safetensors path")
     p.add_argument("--gl-iters", type=int, default=48)
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=int, default=1)
     p.add_argument("--no-transcription", action="store_true")
     p.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = p.parse_args()

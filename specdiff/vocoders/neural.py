@@ -42,6 +42,9 @@ class NeuralVocoderConfig:
         n_fft: FFT size and Hann window length of the inverse STFT.
         hop_length: samples per frame (official: 320).
         max_log_magnitude: predicted log-magnitudes are clamped here (exp(7) ~ 1100).
+        magnitude_prior: predict log-magnitudes as a residual over the mel's energy spread back
+            onto the linear bins (``mel_prior_matrix``), so training starts from roughly the
+            right spectral envelope and spends its steps on detail and phase.
     """
 
     n_mels: int = N_MELS
@@ -52,6 +55,7 @@ class NeuralVocoderConfig:
     n_fft: int = 1024
     hop_length: int = HOP_LENGTH
     max_log_magnitude: float = 7.0
+    magnitude_prior: bool = True
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -64,6 +68,29 @@ class NeuralVocoderConfig:
         if unknown:
             raise ValueError(f"unknown vocoder config keys {unknown}")
         return cls(**data)
+
+
+def mel_prior_matrix(n_fft: int) -> torch.Tensor:
+    """(n_mels, n_fft // 2 + 1) map from mel magnitudes to a flat-within-band linear estimate.
+
+    Each official mel band m sums linear bins with weights W[f, m]; a spectrum that is flat
+    inside the band has density mel_m / sum_f W[f, m]. A linear bin takes the W-weighted mean of
+    its bands' densities, scaled by the window-sum ratio of a Hann(n_fft) to the official
+    Hann(640) analysis window. Bins outside every band (DC) get 0.
+    """
+    import numpy as np
+
+    from specdiff.audio.mel import mel_matrix
+
+    weights = mel_matrix().astype(np.float64)  # (513, M)
+    density = weights / np.maximum(weights.sum(axis=0, keepdims=True), 1e-12)  # per band
+    prior = density / np.maximum(weights.sum(axis=1, keepdims=True), 1e-12)  # (513, M)
+    prior = prior * (n_fft / 640.0)
+    # Resample the 513 official bins onto this FFT's bins (both span 0..8 kHz).
+    grid = np.linspace(0.0, 1.0, n_fft // 2 + 1)
+    source = np.linspace(0.0, 1.0, prior.shape[0])
+    resampled = np.stack([np.interp(grid, source, prior[:, m]) for m in range(prior.shape[1])])
+    return torch.tensor(resampled, dtype=torch.float32)  # (M, F)
 
 
 TINY = NeuralVocoderConfig(dim=32, intermediate=64, layers=2, n_fft=640)
@@ -125,6 +152,8 @@ class VocosNet(nn.Module):
         self.final_norm = nn.LayerNorm(config.dim, eps=1e-6)
         self.head = nn.Linear(config.dim, config.n_fft + 2)
         self.register_buffer("window", torch.hann_window(config.n_fft), persistent=False)
+        if config.magnitude_prior:
+            self.register_buffer("prior", mel_prior_matrix(config.n_fft), persistent=False)
 
     def spectrum(self, mel: torch.Tensor) -> torch.Tensor:
         """(B, T, n_mels) log-mel -> (B, n_fft // 2 + 1, T + 2) complex STFT frames.
@@ -142,6 +171,10 @@ class VocosNet(nn.Module):
             x = block(x)
         x = self.head(self.final_norm(x))  # (B, T + 2, n_fft + 2)
         log_mag, phase = x.float().transpose(1, 2).chunk(2, dim=1)  # (B, F, T + 2) each
+        if self.config.magnitude_prior:
+            edged = nn.functional.pad(mel.transpose(1, 2), (1, 1), mode="replicate")  # (B, M, T+2)
+            prior = (edged.transpose(1, 2).exp() @ self.prior).clamp_min(1e-5)  # (B, T + 2, F)
+            log_mag = log_mag + prior.log().transpose(1, 2)
         magnitude = log_mag.clamp(max=self.config.max_log_magnitude).exp()
         return torch.polar(magnitude, phase)
 
