@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import torch
@@ -32,6 +33,10 @@ class SpecdiffCLI(LightningCLI):
 
 def cli_main(args: Sequence[str]) -> SpecdiffCLI:
     """Run LightningCLI on ``args`` (``[subcommand, --config, FILE, ...overrides]``)."""
+    # sys.argv stays as it is: DDP re-launches it for the other ranks
+    warnings.filterwarnings("ignore", message=".*args parameter is intended to run from within")
+    # the EMA copy is in eval mode on purpose
+    warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode at the start of training")
     return SpecdiffCLI(
         LightningModule, LightningDataModule, subclass_mode_model=True, subclass_mode_data=True,
         args=list(args), save_config_kwargs={"overwrite": True})
