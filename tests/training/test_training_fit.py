@@ -32,7 +32,9 @@ def test_tiny_fit_loss_falls_logs_and_checkpoints(rendered, tmp_path, monkeypatc
     assert sorted(losses) == list(range(40))
     first = sum(losses[s] for s in range(3)) / 3
     last = sum(losses[s] for s in range(35, 40)) / 5
-    assert last < 0.8 * first, (first, last)
+    # The network starts at eps = 0 (zero-initialised output), i.e. at E|eps| = sqrt(2/pi) = 0.798,
+    # the best loss without looking at the input; a clear fall means well below it.
+    assert abs(first - 0.798) < 0.02 and last < 0.76, (first, last)
     ckpts = {p.name for p in (tmp_path / "runs/tiny/checkpoints").iterdir()}
     assert {"step000010.ckpt", "step000040.ckpt", "last.ckpt", "best.ckpt"} <= ckpts
     header = (tmp_path / "runs/tiny/csv/metrics.csv").read_text().splitlines()[0]
@@ -106,3 +108,17 @@ def test_autoregressive_and_ground_truth_baselines_run_end_to_end(rendered, tmp_
     assert float(cli.trainer.callback_metrics["test/mel_l1"]) == 0.0
     assert len(list(Path("gt_audio").glob("*.wav"))) == 4
     assert ar_l1 > 0.0
+
+
+def test_fit_help_lists_lightning_options(capsys):
+    assert main(["fit", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "--config" in out and "--ckpt_path" in out and "--trainer.max_steps" in out
+
+
+def test_a_bad_config_is_a_one_line_error(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model:\n  class_path: specdiff.training.DiffusionModule\n  init_args:\n"
+                   "    no_such_option: 1\n")
+    assert main(["fit", "--config", str(bad)]) == 2
+    assert "no_such_option" in capsys.readouterr().err

@@ -1,0 +1,56 @@
+"""Overfitting one rendered segment: after training, sampling with its conditioning reproduces
+its spectrogram far better than the untrained model does."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from conftest import TINY
+
+from specdiff.cli import main
+
+FRAMES = 32
+STEPS = 800
+#: mel L1 (natural-log mel, averaged over frames and bins) of the trained model's sample must be
+#: below this fraction of the untrained model's (which is about 7.7: noise clipped to the range)
+BOUND = 0.6
+
+
+def sample_l1(model, sample) -> float:
+    from specdiff.audio import unscale_mel
+    from specdiff.diffusion import sample as run_sampler
+
+    model.eval()
+    with torch.no_grad():
+        enc, mask = model.encode(sample["tokens"][None], sample["context"][None],
+                                 sample["context_mask"][None])
+        x = run_sampler(model.eps_fn(enc, mask), (1, FRAMES, 128), "dpmpp_2m", 20,
+                        generator=torch.Generator().manual_seed(1))
+    return float((unscale_mel(x.clamp(-1, 1)) - unscale_mel(sample["target"][None])).abs().mean())
+
+
+@pytest.mark.slow
+def test_overfitting_one_segment_then_sampling_reproduces_it(tmp_path, monkeypatch):
+    from training_data import render_segments
+
+    from specdiff.models import SpectrogramDiffusion
+    from specdiff.training import DiffusionModule
+
+    monkeypatch.chdir(tmp_path)
+    segment = render_segments(tmp_path / "render", frames=FRAMES, hop_frames=FRAMES,
+                              max_segments=3)[2]  # a window with notes and a full context
+    torch.save([segment], tmp_path / "one.pt")
+    sizes = dict(dropout=0.0, d_model=64, head_dim=16, d_ff=128, target_length=FRAMES,
+                 context_length=FRAMES)
+    ds = (f"{{class_path: training_data.SavedSegments, init_args: "
+          f"{{path: {tmp_path / 'one.pt'}, repeat: 8}}}}")
+    (tmp_path / "one.yaml").write_text(
+        f"model:\n  init_args:\n    model_overrides: {sizes}\n    cond_drop_prob: 0.0\n"
+        f"data:\n  init_args:\n    batch_size: 8\n    train: {ds}\n    val: {ds}\n")
+    assert main(["fit", "--config", str(TINY), "--config", "one.yaml", f"--trainer.max_steps={STEPS}",
+                 "--trainer.val_check_interval=400", "--model.init_args.num_logged=0"]) == 0
+    assert main(["export", "runs/tiny/checkpoints/last.ckpt", "-o", "one.safetensors"]) == 0
+    trained = sample_l1(SpectrogramDiffusion.from_pretrained("one.safetensors"), segment)
+    untrained = sample_l1(DiffusionModule(size="tiny", model_overrides=sizes).model, segment)
+    assert untrained > 5.0
+    assert trained < BOUND * untrained, (trained, untrained)
