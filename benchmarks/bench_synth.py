@@ -88,14 +88,16 @@ def peak_memory(minutes: float, size: str, tmp: Path) -> dict:
     midi = tmp / f"song-{minutes}.mid"
     write_song(midi, minutes * 60)
     code = (
-        "import resource, sys, torch\n"
+        "import torch\n"
         "from specdiff.models import SpectrogramDiffusion, model_config\n"
         "from specdiff.pipeline import synthesize_to_file\n"
         "torch.manual_seed(0)\n"
         f"m = SpectrogramDiffusion(model_config({size!r})).eval()\n"
         f"r = synthesize_to_file({str(midi)!r}, {str(tmp / 'out.flac')!r}, m, steps=1,"
         " guidance=1.0, vocoder='griffin-lim', progress=False)\n"
-        "print(r.num_segments, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+        # VmHWM, not ru_maxrss: the latter keeps the forked parent's peak across exec.
+        "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1]\n"
+        "print(r.num_segments, hwm)\n"
     )
     start = time.perf_counter()
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
