@@ -1,8 +1,10 @@
-"""Checkpoints: specdiff's own safetensors format, the diffusers hub layout, and hub-id resolution.
+"""Checkpoints: specdiff's own safetensors format, the diffusers hub layout, the unofficial
+port's Lightning ``.ckpt`` files (`specdiff.models.port`), and hub-id resolution.
 
 Our format is one ``.safetensors`` file whose metadata holds ``format = "specdiff"``,
-``kind = "spectrogram_diffusion"`` and the JSON `ModelConfig`. Every other format is converted here,
-and pickled weights are only ever read with ``torch.load(..., weights_only=True)``.
+``kind = "spectrogram_diffusion"`` (or ``"autoregressive"``) and the JSON `ModelConfig`. Every other
+format is converted here, and pickled weights are only ever read with
+``torch.load(..., weights_only=True)``.
 """
 
 from __future__ import annotations
@@ -212,9 +214,12 @@ def resolve(source: str | Path, local_files_only: bool = False) -> Path:
     return Path(folder)
 
 
-def read_any(source: str | Path, local_files_only: bool = False
+def read_any(source: str | Path, local_files_only: bool = False, port_config: Any = None
              ) -> tuple[ModelConfig, dict[str, torch.Tensor], Path | None]:
-    """Read any supported checkpoint into (config, our state dict, vocoder path or None)."""
+    """Read any supported diffusion checkpoint into (config, our state dict, vocoder or None).
+
+    ``port_config`` (a YAML path, dict or `ModelConfig`) is used for the port's ``.ckpt`` files.
+    """
     path = resolve(source, local_files_only)
     if path.is_dir():
         if (path / "notes_encoder").is_dir():
@@ -227,8 +232,16 @@ def read_any(source: str | Path, local_files_only: bool = False
     if path.suffix == ".safetensors":
         return (*read_specdiff(path), None)
     if path.suffix == ".ckpt":
-        raise SpecdiffError(
-            f"{path}: Lightning checkpoints of the unofficial port are not supported yet")
+        from specdiff.models.port import read_port
+
+        kind, config, state = read_port(path, port_config)
+        if kind != KIND:
+            raise SpecdiffError(f"{path}: the port's autoregressive model, not a diffusion model; "
+                                "load it with specdiff.checkpoints.load_any (specdiff synth "
+                                "and convert do)")
+        return config, state, None
+    if port_config is not None:
+        raise SpecdiffError(f"{path}: a port config applies to the port's .ckpt files only")
     raise SpecdiffError(f"{path}: expected a .safetensors file or a diffusers-layout directory")
 
 
@@ -251,17 +264,80 @@ def build_model(config: ModelConfig, state: dict[str, torch.Tensor], source: str
                                 f"implies {tuple(expected[key].shape)}")
     model.load_state_dict({k: v.float() for k, v in state.items()}, assign=True)
     # assign=True keeps the checkpoint tensors; the position tables stay frozen
-    for module in (model.notes_encoder, model.context_encoder, model.decoder):
-        if module is not None:
-            module.position_table.requires_grad_(False)
+    for name, param in model.named_parameters():
+        if name.endswith("position_table"):
+            param.requires_grad_(False)
     return model.eval()
 
 
+def build_autoregressive(config: ModelConfig, state: dict[str, torch.Tensor],
+                         source: str = "checkpoint"):
+    """An `AutoregressiveModel` with ``state`` loaded strictly (eval mode)."""
+    from specdiff.models.autoregressive import AutoregressiveModel
+
+    with torch.device("meta"):
+        model = AutoregressiveModel(config)
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    bad = [k for k in set(state) & set(expected)
+           if tuple(state[k].shape) != tuple(expected[k].shape)]
+    if missing or unexpected or bad:
+        raise SpecdiffError(f"{source}: weights do not match the config (missing {missing[:5]}, "
+                            f"unexpected {unexpected[:5]}, mis-shaped {sorted(bad)[:5]})")
+    model.load_state_dict({k: v.float() for k, v in state.items()}, assign=True)
+    model.position_table.requires_grad_(False)
+    model.notes_encoder.position_table.requires_grad_(False)
+    return model.eval()
+
+
+def load_any(source: str | Path, *, port_config: Any = None,
+             device: str | torch.device | None = None, local_files_only: bool = False):
+    """Load a diffusion or an autoregressive model from any supported checkpoint.
+
+    Args:
+        source: as `load_model`, or an autoregressive model (our ``kind = "autoregressive"``
+            safetensors file, or the port's AR ``.ckpt``).
+        port_config: the port's YAML config (path), its ``init_args`` or a `ModelConfig`, for
+            ``.ckpt`` files; None infers the sizes (head width 64).
+
+    Returns:
+        A `SpectrogramDiffusion` or an `AutoregressiveModel`, in eval mode.
+    """
+    path = resolve(source, local_files_only)
+    if path.is_file() and path.suffix == ".ckpt":
+        from specdiff.models.port import read_port
+
+        kind, config, state = read_port(path, port_config)
+        if kind == "autoregressive":
+            model = build_autoregressive(config, state, str(path))
+        else:
+            model = build_model(config, state, str(path))
+            model.vocoder_path = None
+        return model.to(device) if device is not None else model
+    if path.is_file() and path.suffix == ".safetensors" and _kind(path) == "autoregressive":
+        from specdiff.models.autoregressive import AutoregressiveModel
+
+        return AutoregressiveModel.from_pretrained(path, device=device)
+    return load_model(path, device=device, local_files_only=local_files_only,
+                      port_config=port_config)
+
+
+def _kind(path: Path) -> str | None:
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return (f.metadata() or {}).get("kind")
+    except Exception:
+        return None  # read_specdiff reports the error
+
+
 def load_model(source: str | Path, *, device: str | torch.device | None = None,
-               dtype: torch.dtype | None = None,
-               local_files_only: bool = False) -> SpectrogramDiffusion:
+               dtype: torch.dtype | None = None, local_files_only: bool = False,
+               port_config: Any = None) -> SpectrogramDiffusion:
     """`SpectrogramDiffusion.from_pretrained`: see there."""
-    config, state, vocoder = read_any(source, local_files_only)
+    config, state, vocoder = read_any(source, local_files_only, port_config)
     model = build_model(config, state, str(source))
     model.vocoder_path = vocoder
     if device is not None or dtype is not None:

@@ -21,7 +21,7 @@ from torch import Tensor, nn
 from specdiff.errors import SpecdiffError
 from specdiff.models.config import ModelConfig
 from specdiff.models.encoders import NotesEncoder
-from specdiff.models.t5 import MASK_VALUE, Attention, GatedMLP, RMSNorm, attention_bias
+from specdiff.models.t5 import MASK_VALUE, Attention, GatedMLP, attention_bias, make_norm
 
 KIND = "autoregressive"
 
@@ -44,14 +44,15 @@ class ARDecoderLayer(nn.Module):
     """Pre-norm T5 decoder layer: causal self-attention, cross-attention, gated-GELU MLP."""
 
     def __init__(self, dim: int, num_heads: int, head_dim: int, d_ff: int, dropout: float = 0.0,
-                 eps: float = 1e-6, scale_attention: bool = False, gelu_approximate: str = "tanh"):
+                 eps: float = 1e-6, scale_attention: bool = False, gelu_approximate: str = "tanh",
+                 norm_type: str = "rms", bias: bool = False):
         super().__init__()
-        self.self_attention_norm = RMSNorm(dim, eps)
+        self.self_attention_norm = make_norm(dim, eps, norm_type)
         self.self_attention = Attention(dim, num_heads, head_dim, scale_attention, dropout)
-        self.cross_attention_norm = RMSNorm(dim, eps)
+        self.cross_attention_norm = make_norm(dim, eps, norm_type)
         self.cross_attention = Attention(dim, num_heads, head_dim, scale_attention, dropout)
-        self.mlp_norm = RMSNorm(dim, eps)
-        self.mlp = GatedMLP(dim, d_ff, dropout, gelu_approximate)
+        self.mlp_norm = make_norm(dim, eps, norm_type)
+        self.mlp = GatedMLP(dim, d_ff, dropout, gelu_approximate, bias)
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, y: Tensor, self_bias: Tensor, k: Tensor, v: Tensor, cross_bias: Tensor,
@@ -94,14 +95,15 @@ class AutoregressiveModel(nn.Module):
         c = config
         kw = dict(dim=c.d_model, num_heads=c.num_heads, head_dim=c.head_dim, d_ff=c.d_ff,
                   dropout=c.dropout, eps=c.norm_eps, scale_attention=c.scale_attention,
-                  gelu_approximate=c.gelu_approximate)
-        self.notes_encoder = NotesEncoder(c.vocab_size, c.max_tokens, num_layers=c.encoder_layers, **kw)
-        self.input_proj = nn.Linear(c.n_mels, c.d_model, bias=False)
-        self.position_table = nn.Parameter(sinusoid_table(c.target_length, c.d_model),
+                  gelu_approximate=c.gelu_approximate, norm_type=c.norm_type, bias=c.bias)
+        self.notes_encoder = NotesEncoder(c.vocab_size, c.max_tokens, num_layers=c.encoder_layers,
+                                          mask_padding=c.mask_padding, **kw)
+        self.input_proj = nn.Linear(c.n_mels, c.d_model, bias=c.bias)
+        self.position_table = nn.Parameter(sinusoid_table(c.decoder_rows, c.d_model),
                                            requires_grad=False)
         self.layers = nn.ModuleList(ARDecoderLayer(**kw) for _ in range(c.decoder_layers))
-        self.final_norm = RMSNorm(c.d_model, c.norm_eps)
-        self.output_proj = nn.Linear(c.d_model, c.n_mels, bias=False)
+        self.final_norm = make_norm(c.d_model, c.norm_eps, c.norm_type)
+        self.output_proj = nn.Linear(c.d_model, c.n_mels, bias=c.bias)
         self.dropout = nn.Dropout(c.dropout)
         with torch.no_grad():  # official FixedEmbed: notes positions are fixed sinusoids too
             self.notes_encoder.position_table.copy_(sinusoid_table(c.max_tokens, c.d_model))
@@ -161,6 +163,10 @@ class AutoregressiveModel(nn.Module):
         Returns:
             (B, frames, n_mels) float32 raw natural-log mel, on the model's device.
         """
+        if self.config.ar_full_prefix:  # the port's AR model: see specdiff.models.port
+            from specdiff.models.port import port_ar_generate
+
+            return port_ar_generate(self, tokens, frames, unscale=True)
         frames = self.config.target_length if frames is None else frames
         if frames > self.config.target_length:
             raise ValueError(f"{frames} frames exceed the position table ({self.config.target_length})")

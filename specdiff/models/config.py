@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -15,9 +16,9 @@ class ModelConfig:
     """Sizes and numerics of the spectrogram diffusion model (both encoders and the decoder).
 
     The defaults are the official ``t5_base`` diffusion model with context, whose weights are
-    published as ``google/music-spectrogram-diffusion``. The numerics fields describe the official
-    T5 variant; other variants (e.g. the unofficial port's LayerNorm / scaled attention / erf GELU)
-    are meant to be added as further fields here, not as new classes.
+    published as ``google/music-spectrogram-diffusion``. The numerics fields default to the
+    official T5 variant; `port_config` sets them to the unofficial PyTorch port's variant
+    (yoyololicon/music-spectrogram-diffusion-pytorch): the same classes, other numerics.
 
     Attributes:
         d_model: model width d.
@@ -37,6 +38,27 @@ class ModelConfig:
         norm_eps: epsilon of the RMSNorm.
         scale_attention: divide attention logits by sqrt(head_dim) (official/T5: False).
         gelu_approximate: ``"tanh"`` (official) or ``"none"`` (exact erf GELU).
+        norm_type: ``"rms"`` (T5 RMSNorm, official) or ``"layer"`` (LayerNorm with bias, port).
+        bias: biases on the MLPs, the time MLP, FiLM and the spectrogram input/output
+            projections (port); attention projections are bias-free either way.
+        time_signal: noise-time sinusoid layout, ``"halves"`` ([sin | cos], official) or
+            ``"interleaved"`` ((cos, sin) pairs, port).
+        mask_padding: mask PAD (id 0) keys of the notes encoder (official). The port attends to
+            every position: its id 0 is also "shift 0".
+        shared_context_input: the context encoder uses the decoder's input projection and position
+            table, positions 0..T-1, unmasked (port) instead of its own, terminal-relative ones.
+        decoder_positions: rows of the decoder position table if not ``target_length`` (the port
+            has 257 rows and generates 256-frame segments).
+        first_context: context of a piece's first segment at synthesis: ``"masked"`` (official)
+            or ``"silence"``, the scaled log-mel of 81 920 zero samples (port).
+        scaler_min, scaler_max, scaler_clip: the log-mel <-> [-1, 1] scaler,
+            x = 2 (m - min) / (max - min) - 1 (official: ln(1e-5), 4.0, clipped; the port stores
+            the running min/max of its training data and does not clip).
+        codec: token vocabulary, ``"official"`` (MT3-style, 1536 rows, Slakh program classes) or
+            ``"port-901"`` (the port's codec, raw programs).
+        ar_full_prefix: autoregressive inference re-runs the decoder over the whole prefix without
+            a causal mask and clamps each frame to [-1, 1] (the port's AR model; training is
+            causal). Diffusion models ignore it.
     """
 
     d_model: int = 768
@@ -56,6 +78,18 @@ class ModelConfig:
     norm_eps: float = 1e-6
     scale_attention: bool = False
     gelu_approximate: Literal["tanh", "none"] = "tanh"
+    norm_type: Literal["rms", "layer"] = "rms"
+    bias: bool = False
+    time_signal: Literal["halves", "interleaved"] = "halves"
+    mask_padding: bool = True
+    shared_context_input: bool = False
+    decoder_positions: int | None = None
+    first_context: Literal["masked", "silence"] = "masked"
+    scaler_min: float = math.log(1e-5)
+    scaler_max: float = 4.0
+    scaler_clip: bool = True
+    codec: Literal["official", "port-901"] = "official"
+    ar_full_prefix: bool = False
 
     def __post_init__(self) -> None:
         for name in ("d_model", "num_heads", "head_dim", "d_ff", "vocab_size", "max_tokens",
@@ -70,6 +104,23 @@ class ModelConfig:
             raise SpecdiffError(
                 "ModelConfig.gelu_approximate: expected 'tanh' or 'none', "
                 f"got {self.gelu_approximate!r}")
+        choices = {"norm_type": ("rms", "layer"), "time_signal": ("halves", "interleaved"),
+                   "first_context": ("masked", "silence"), "codec": ("official", "port-901")}
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise SpecdiffError(f"ModelConfig.{name}: expected one of {allowed}, "
+                                    f"got {getattr(self, name)!r}")
+        if self.decoder_positions is not None and self.decoder_positions < self.target_length:
+            raise SpecdiffError(f"ModelConfig.decoder_positions: {self.decoder_positions} rows "
+                                f"cannot hold target_length {self.target_length} frames")
+        if not self.scaler_max > self.scaler_min:
+            raise SpecdiffError(f"ModelConfig.scaler_max: {self.scaler_max} must exceed "
+                                f"scaler_min {self.scaler_min}")
+
+    @property
+    def decoder_rows(self) -> int:
+        """Rows of the decoder position table (``decoder_positions`` or ``target_length``)."""
+        return self.target_length if self.decoder_positions is None else self.decoder_positions
 
     @property
     def inner_dim(self) -> int:
@@ -118,3 +169,20 @@ def model_config(name: str = "base", **overrides: Any) -> ModelConfig:
     if name not in _LADDER:
         raise SpecdiffError(f"model config {name!r}: expected one of {', '.join(_LADDER)}")
     return ModelConfig(**{**_LADDER[name], **overrides})
+
+
+#: The port's numerics (model.md §8); sizes come from its YAML config or its tensors.
+PORT_NUMERICS: dict[str, Any] = dict(
+    norm_type="layer", norm_eps=1e-5, bias=True, scale_attention=True, gelu_approximate="none",
+    time_signal="interleaved", mask_padding=False, shared_context_input=True,
+    first_context="silence", scaler_clip=False, codec="port-901", vocab_size=901, max_tokens=3000,
+    target_length=256, decoder_positions=257, context_length=257, ar_full_prefix=True)
+
+
+def port_config(**sizes: Any) -> ModelConfig:
+    """A `ModelConfig` with the unofficial port's numerics and the given sizes.
+
+    Example: ``port_config(d_model=512, num_heads=6, head_dim=64, d_ff=1024, encoder_layers=8,
+    decoder_layers=8, has_context=False, scaler_max=...)``: the port's "small without context".
+    """
+    return ModelConfig(**{**PORT_NUMERICS, **sizes})

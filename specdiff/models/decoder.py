@@ -9,7 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from specdiff.models.encoders import frozen_table
-from specdiff.models.t5 import Attention, GatedMLP, RMSNorm, attention_bias
+from specdiff.models.t5 import Attention, GatedMLP, attention_bias, make_norm
 
 
 def timestep_embedding(t: Tensor, dim: int, max_time: float) -> Tensor:
@@ -32,12 +32,35 @@ def timestep_embedding(t: Tensor, dim: int, max_time: float) -> Tensor:
     return torch.cat([torch.sin(args), torch.cos(args)], dim=-1)
 
 
-class FiLM(nn.Module):
-    """x * (1 + scale) + shift, with [scale | shift] = Linear(cond) (bias-free)."""
+def interleaved_time_signal(t: Tensor, dim: int, max_time: float) -> Tensor:
+    """The port's noise-time sinusoid: channels 2k = cos(tau w_k), 2k+1 = sin(tau w_k).
 
-    def __init__(self, cond_dim: int, dim: int):
+    Same frequencies as `timestep_embedding` (w_k = exp(k * (-ln(max_time) / (dim/2 - 1))), the
+    factor rounded to float32 first, as the port does), tau = t * max_time in float32; only the
+    channel layout and the float32 operation order differ. At tau ~ 2e4 rad the order matters.
+
+    Args:
+        t: (B,) continuous time in [0, 1].
+
+    Returns:
+        (B, dim) float32.
+    """
+    half = dim // 2
+    k = torch.arange(half, dtype=torch.float32, device=t.device)
+    freqs = torch.exp(k * (-math.log(max_time) / (half - 1)))
+    args = (t.float() * max_time)[:, None] * freqs[None, :]  # (B, half)
+    return torch.stack([torch.cos(args), torch.sin(args)], dim=-1).flatten(1)  # (B, half, 2)
+
+
+TIME_SIGNALS = {"halves": timestep_embedding, "interleaved": interleaved_time_signal}
+
+
+class FiLM(nn.Module):
+    """x * (1 + scale) + shift, with [scale | shift] = Linear(cond) (bias-free unless ``bias``)."""
+
+    def __init__(self, cond_dim: int, dim: int, bias: bool = False):
         super().__init__()
-        self.proj = nn.Linear(cond_dim, 2 * dim, bias=False)
+        self.proj = nn.Linear(cond_dim, 2 * dim, bias=bias)
 
     def forward(self, x: Tensor, cond: Tensor) -> Tensor:
         scale, shift = self.proj(cond).chunk(2, dim=-1)
@@ -68,16 +91,17 @@ class DecoderLayer(nn.Module):
     """FiLM -> self-attention; cross-attention (no FiLM, zeroed if all keys masked); FiLM -> MLP."""
 
     def __init__(self, dim: int, num_heads: int, head_dim: int, d_ff: int, dropout: float = 0.0,
-                 eps: float = 1e-6, scale_attention: bool = False, gelu_approximate: str = "tanh"):
+                 eps: float = 1e-6, scale_attention: bool = False, gelu_approximate: str = "tanh",
+                 norm_type: str = "rms", bias: bool = False):
         super().__init__()
-        self.self_attention_norm = RMSNorm(dim, eps)
-        self.self_attention_film = FiLM(4 * dim, dim)
+        self.self_attention_norm = make_norm(dim, eps, norm_type)
+        self.self_attention_film = FiLM(4 * dim, dim, bias)
         self.self_attention = Attention(dim, num_heads, head_dim, scale_attention, dropout)
-        self.cross_attention_norm = RMSNorm(dim, eps)
+        self.cross_attention_norm = make_norm(dim, eps, norm_type)
         self.cross_attention = Attention(dim, num_heads, head_dim, scale_attention, dropout)
-        self.mlp_norm = RMSNorm(dim, eps)
-        self.mlp_film = FiLM(4 * dim, dim)
-        self.mlp = GatedMLP(dim, d_ff, dropout, gelu_approximate)
+        self.mlp_norm = make_norm(dim, eps, norm_type)
+        self.mlp_film = FiLM(4 * dim, dim, bias)
+        self.mlp = GatedMLP(dim, d_ff, dropout, gelu_approximate, bias)
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, y: Tensor, cond: Tensor, k: Tensor, v: Tensor, bias: Tensor, gate: Tensor,
@@ -108,25 +132,30 @@ class FilmDecoder(nn.Module):
 
     Args:
         n_mels: spectrogram channels; target_length: position table rows;
-        max_noise_time: t is multiplied by this before the sinusoid; the rest as `DecoderLayer`.
+        max_noise_time: t is multiplied by this before the sinusoid;
+        time_signal: ``"halves"`` ([sin | cos], official) or ``"interleaved"`` (the port);
+        bias: biases on the time MLP, FiLM, MLP and input/output projections (the port);
+        the rest as `DecoderLayer`.
     """
 
     def __init__(self, n_mels: int, target_length: int, max_noise_time: float, dim: int,
                  num_layers: int, num_heads: int, head_dim: int, d_ff: int, dropout: float = 0.0,
-                 eps: float = 1e-6, scale_attention: bool = False, gelu_approximate: str = "tanh"):
+                 eps: float = 1e-6, scale_attention: bool = False, gelu_approximate: str = "tanh",
+                 norm_type: str = "rms", bias: bool = False, time_signal: str = "halves"):
         super().__init__()
         self.max_noise_time = max_noise_time
+        self.time_signal = TIME_SIGNALS[time_signal]
         self.time_embed = nn.Sequential(
-            nn.Linear(dim, 4 * dim, bias=False), nn.SiLU(),
-            nn.Linear(4 * dim, 4 * dim, bias=False), nn.SiLU())
+            nn.Linear(dim, 4 * dim, bias=bias), nn.SiLU(),
+            nn.Linear(4 * dim, 4 * dim, bias=bias), nn.SiLU())
         self.position_table = frozen_table(target_length, dim)
-        self.input_proj = nn.Linear(n_mels, dim, bias=False)
+        self.input_proj = nn.Linear(n_mels, dim, bias=bias)
         self.layers = nn.ModuleList(
             DecoderLayer(dim, num_heads, head_dim, d_ff, dropout, eps, scale_attention,
-                         gelu_approximate)
+                         gelu_approximate, norm_type, bias)
             for _ in range(num_layers))
-        self.final_norm = RMSNorm(dim, eps)
-        self.output_proj = nn.Linear(dim, n_mels, bias=False)
+        self.final_norm = make_norm(dim, eps, norm_type)
+        self.output_proj = nn.Linear(dim, n_mels, bias=bias)
         self.dropout = nn.Dropout(dropout)
 
     def memory(self, encodings: Tensor, mask: Tensor) -> CrossMemory:
@@ -160,7 +189,7 @@ class FilmDecoder(nn.Module):
             raise ValueError(
                 f"{length} frames exceed the position table ({self.position_table.shape[0]})")
         dtype = self.input_proj.weight.dtype
-        emb = timestep_embedding(t, self.position_table.shape[1], self.max_noise_time).to(dtype)
+        emb = self.time_signal(t, self.position_table.shape[1], self.max_noise_time).to(dtype)
         time_cond = self.time_embed(emb)[:, None, :]  # (B, 1, 4d)
         y = self.dropout(self.input_proj(x_t.to(dtype)) + self.position_table[:length])
 

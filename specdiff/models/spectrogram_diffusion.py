@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,10 +19,14 @@ from specdiff.models.encoders import ContextEncoder, NotesEncoder
 ConditionalModelFn = Callable[..., Tensor]
 
 
-def _layer_kwargs(c: ModelConfig) -> dict[str, Any]:
+def layer_kwargs(c: ModelConfig) -> dict[str, Any]:
+    """The keyword arguments every layer stack takes from a `ModelConfig` (sizes and numerics)."""
     return dict(dim=c.d_model, num_heads=c.num_heads, head_dim=c.head_dim, d_ff=c.d_ff,
                 dropout=c.dropout, eps=c.norm_eps, scale_attention=c.scale_attention,
-                gelu_approximate=c.gelu_approximate)
+                gelu_approximate=c.gelu_approximate, norm_type=c.norm_type, bias=c.bias)
+
+
+_layer_kwargs = layer_kwargs
 
 
 def trim_padding(tokens: Tensor) -> Tensor:
@@ -55,34 +60,43 @@ class SpectrogramDiffusion(nn.Module):
         self.config = config
         kw = _layer_kwargs(config)
         self.notes_encoder = NotesEncoder(config.vocab_size, config.max_tokens,
-                                          num_layers=config.encoder_layers, **kw)
+                                          num_layers=config.encoder_layers,
+                                          mask_padding=config.mask_padding, **kw)
         self.context_encoder = (
             ContextEncoder(config.n_mels, config.context_length, num_layers=config.encoder_layers,
-                           **kw) if config.has_context else None)
-        self.decoder = FilmDecoder(config.n_mels, config.target_length, config.max_noise_time,
-                                   num_layers=config.decoder_layers, **kw)
+                           shared_input=config.shared_context_input, **kw)
+            if config.has_context else None)
+        self.decoder = FilmDecoder(config.n_mels, config.decoder_rows, config.max_noise_time,
+                                   num_layers=config.decoder_layers,
+                                   time_signal=config.time_signal, **kw)
         self.vocoder_path: Path | None = None
 
     # ------------------------------------------------------------------ loading and saving
     @classmethod
     def from_pretrained(cls, source: str | Path, *, device: str | torch.device | None = None,
-                        dtype: torch.dtype | None = None,
-                        local_files_only: bool = False) -> SpectrogramDiffusion:
-        """Load weights: our ``.safetensors`` file, a diffusers-layout directory, or a hub id.
+                        dtype: torch.dtype | None = None, local_files_only: bool = False,
+                        config: Any = None) -> SpectrogramDiffusion:
+        """Load weights: our ``.safetensors`` file, a diffusers-layout directory, a hub id, or a
+        Lightning ``.ckpt`` of the unofficial port.
 
         Args:
             source: a ``.safetensors`` file written by `save_pretrained`; a directory in the layout
                 of ``google/music-spectrogram-diffusion`` (``notes_encoder/``, ``decoder/``,
-                optional ``continuous_encoder/`` and ``melgan/model.onnx``); or a hub id, downloaded
-                with huggingface_hub unless ``local_files_only``.
+                optional ``continuous_encoder/`` and ``melgan/model.onnx``); a hub id, downloaded
+                with huggingface_hub unless ``local_files_only``; or the port's ``.ckpt`` (read
+                with ``weights_only=True``; anything but plain tensors is refused).
             device, dtype: where and in which float dtype to put the weights (e.g. torch.bfloat16).
+            config: for a port ``.ckpt`` only: the run's LightningCLI ``config.yaml`` (path), its
+                ``model.init_args`` (dict) or a `ModelConfig`. None infers the sizes from the
+                tensors with head width 64 (as every published port config).
 
         Returns:
             The model in eval mode.
         """
         from specdiff.checkpoints import load_model
 
-        return load_model(source, device=device, dtype=dtype, local_files_only=local_files_only)
+        return load_model(source, device=device, dtype=dtype, local_files_only=local_files_only,
+                          port_config=config)
 
     def save_pretrained(self, path: str | Path) -> Path:
         """Write one ``.safetensors`` file, JSON config in its metadata; returns the path."""
@@ -106,8 +120,9 @@ class SpectrogramDiffusion(nn.Module):
         Args:
             tokens: (B, L) int token ids, 0 = PAD (masked).
             context: (B, T_c, n_mels) previous segment in the scaled [-1, 1] space, or None:
-                then the context is masked out, as for the official first segment. Ignored by models
-                without a context encoder.
+                then the context is masked out, as for the official first segment, or (config
+                ``first_context="silence"``, the port) the scaled log-mel of silence,
+                `silence_context`. Ignored by models without a context encoder.
             context_mask: (B, T_c) bool frame mask of ``context`` (default all True).
             trim: drop what attention never sees: trailing PAD columns of ``tokens`` and a fully
                 masked context. The decoder output is unchanged; with ``trim=False`` the
@@ -123,6 +138,8 @@ class SpectrogramDiffusion(nn.Module):
         if self.context_encoder is None:
             return enc, mask
         b = tokens.shape[0]
+        if context is None and self.config.first_context == "silence":
+            context = self.silence_context(b)
         if context is None:
             if trim:
                 return enc, mask
@@ -133,8 +150,46 @@ class SpectrogramDiffusion(nn.Module):
         context_mask = context_mask.to(self.device).bool()
         if trim and not bool(context_mask.any()):
             return enc, mask
-        ctx, ctx_mask = self.context_encoder(context.to(self.device, self.dtype), context_mask)
+        shared = {}
+        if self.config.shared_context_input:  # the port: the decoder's projection and positions
+            shared = dict(input_proj=self.decoder.input_proj,
+                          position_table=self.decoder.position_table)
+        ctx, ctx_mask = self.context_encoder(context.to(self.device, self.dtype), context_mask,
+                                             **shared)
         return torch.cat([enc, ctx], dim=1), torch.cat([mask, ctx_mask], dim=1)
+
+    def silence_context(self, batch: int = 1) -> Tensor:
+        """The port's first-segment context: log-mel of 81 920 zero samples, scaled.
+
+        Silence gives ln(1e-5) in every bin of every one of the ``context_length`` frames (257 for
+        the port); scaled with the model's scaler (config ``scaler_min``/``scaler_max``).
+
+        Returns:
+            (batch, context_length, n_mels) float32 on the model's device.
+        """
+        c = self.config
+        silence = torch.full((batch, c.context_length, c.n_mels), math.log(1e-5),
+                             dtype=torch.float32, device=self.device)
+        return self.scale(silence)
+
+    def scale(self, mel: Tensor) -> Tensor:
+        """Natural-log mel (any shape) -> the model's [-1, 1] space, with its stored scaler.
+
+        x = (m - min) / (max - min) * 2 - 1 in float32 (clipped to [min, max] first if the
+        config says ``scaler_clip``, as the official scaler does).
+        """
+        c = self.config
+        lo, hi = torch.tensor(c.scaler_min), torch.tensor(c.scaler_max)  # float32 like the port
+        mel = mel.float()
+        if c.scaler_clip:
+            mel = mel.clamp(float(lo), float(hi))
+        return (mel - lo.to(mel.device)) / (hi - lo).to(mel.device) * 2 - 1
+
+    def unscale(self, x: Tensor) -> Tensor:
+        """Inverse of `scale` (no clipping): m = (x + 1) / 2 * (max - min) + min, float32."""
+        c = self.config
+        lo, hi = torch.tensor(c.scaler_min), torch.tensor(c.scaler_max)
+        return (x.float() + 1) / 2 * (hi - lo).to(x.device) + lo.to(x.device)
 
     def memory(self, encodings: Tensor, mask: Tensor) -> CrossMemory:
         """Project the encodings into every layer's cross-attention K/V, once per segment."""
@@ -192,5 +247,5 @@ class SpectrogramDiffusion(nn.Module):
         """
         config = sampler or SamplerConfig()
         enc, mask = self.encode(tokens, context)
-        shape = (tokens.shape[0], self.config.target_length, self.config.n_mels)
+        shape = (tokens.shape[0], self.config.target_length, self.config.n_mels)  # 256 frames
         return sample_guided(self.eps_fn(enc, mask), shape, config, generator, self.device)

@@ -1,8 +1,10 @@
 """T5 building blocks: RMSNorm, unscaled attention, gated-GELU MLP, pre-norm encoder layer.
 
-All projections are bias-free and attention logits are not divided by sqrt(head_dim) (the official
-model folded that factor into the query initialisation). Masks are additive biases (0 or -1e10),
-so a row whose keys are all masked gets uniform weights instead of NaN.
+Official numerics by default: all projections are bias-free and attention logits are not divided
+by sqrt(head_dim) (the official model folded that factor into the query initialisation). The
+unofficial port's variant (LayerNorm with bias, scaled attention, erf GELU, MLP biases) is chosen
+by arguments (``norm_type``, ``scale_attention``, ``gelu_approximate``, ``bias``). Masks are
+additive biases (0 or -1e10), so a row whose keys are all masked gets uniform weights, not NaN.
 """
 
 from __future__ import annotations
@@ -44,6 +46,15 @@ class RMSNorm(nn.Module):
         x32 = x.float()
         y = x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + self.eps)
         return self.weight * y.to(self.weight.dtype)
+
+
+def make_norm(dim: int, eps: float, norm_type: str = "rms") -> nn.Module:
+    """``"rms"``: T5 `RMSNorm` (weight only); ``"layer"``: ``nn.LayerNorm`` with weight and bias."""
+    if norm_type == "rms":
+        return RMSNorm(dim, eps)
+    if norm_type == "layer":
+        return nn.LayerNorm(dim, eps=eps)
+    raise ValueError(f"norm_type must be 'rms' or 'layer', got {norm_type!r}")
 
 
 class Attention(nn.Module):
@@ -96,13 +107,14 @@ class Attention(nn.Module):
 
 
 class GatedMLP(nn.Module):
-    """Gated-GELU feed-forward: wo(dropout(gelu(wi_0 x) * wi_1 x)), bias-free."""
+    """Gated-GELU feed-forward: wo(dropout(gelu(wi_0 x) * wi_1 x)), bias-free unless ``bias``."""
 
-    def __init__(self, dim: int, hidden: int, dropout: float = 0.0, approximate: str = "tanh"):
+    def __init__(self, dim: int, hidden: int, dropout: float = 0.0, approximate: str = "tanh",
+                 bias: bool = False):
         super().__init__()
-        self.wi_0 = nn.Linear(dim, hidden, bias=False)
-        self.wi_1 = nn.Linear(dim, hidden, bias=False)
-        self.wo = nn.Linear(hidden, dim, bias=False)
+        self.wi_0 = nn.Linear(dim, hidden, bias=bias)
+        self.wi_1 = nn.Linear(dim, hidden, bias=bias)
+        self.wo = nn.Linear(hidden, dim, bias=bias)
         self.dropout = nn.Dropout(dropout)
         self.approximate = approximate
 
@@ -115,12 +127,13 @@ class EncoderLayer(nn.Module):
     """Pre-norm T5 encoder layer: x + Attn(norm(x)), then x + MLP(norm(x))."""
 
     def __init__(self, dim: int, num_heads: int, head_dim: int, d_ff: int, dropout: float = 0.0,
-                 eps: float = 1e-6, scale_attention: bool = False, gelu_approximate: str = "tanh"):
+                 eps: float = 1e-6, scale_attention: bool = False, gelu_approximate: str = "tanh",
+                 norm_type: str = "rms", bias: bool = False):
         super().__init__()
-        self.attention_norm = RMSNorm(dim, eps)
+        self.attention_norm = make_norm(dim, eps, norm_type)
         self.attention = Attention(dim, num_heads, head_dim, scale_attention, dropout)
-        self.mlp_norm = RMSNorm(dim, eps)
-        self.mlp = GatedMLP(dim, d_ff, dropout, gelu_approximate)
+        self.mlp_norm = make_norm(dim, eps, norm_type)
+        self.mlp = GatedMLP(dim, d_ff, dropout, gelu_approximate, bias)
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, x: Tensor, bias: Tensor | None = None) -> Tensor:
