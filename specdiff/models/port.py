@@ -74,7 +74,8 @@ def read_port_yaml(path: str | Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError) as error:
-        raise SpecdiffError(f"{path}: cannot read the port config ({error})") from None
+        first = " ".join(str(error).split())  # one line for the CLI
+        raise SpecdiffError(f"{path}: cannot read the port config ({first})") from None
     if isinstance(data, dict) and isinstance(data.get("model"), dict):
         data = data["model"]
     if not isinstance(data, dict):
@@ -282,6 +283,8 @@ def read_port(path: str | Path, config: Any = None
     source = str(path)
     state = read_port_checkpoint(path)
     args, ready = _config_args(config, source)
+    if ready is not None:  # its head split; its other sizes are checked when the weights load
+        args = dict(nhead=ready.num_heads, head_dim=ready.head_dim)
     kind, inferred = infer_port_config(state, args, source)
     if ready is not None:
         inferred = ready.replace(scaler_min=inferred.scaler_min, scaler_max=inferred.scaler_max)
