@@ -2,7 +2,7 @@
 
 Run with the reference environment only (never imported by the tests):
 
-    /work/refenv/bin/python tests/reference/make_model_fixtures.py
+    /work/refenv/bin/python tests/reference/make_model_fixtures.py [OUT_DIR]
 
 It builds ``SpectrogramNotesEncoder``, ``SpectrogramContEncoder`` and ``T5FilmDecoder`` with a tiny
 config whose attention width (3 x 4 = 12) differs from d_model (16), overwrites EVERY tensor (norm
@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -55,6 +56,10 @@ def randomize(module: torch.nn.Module, gen: torch.Generator) -> None:
 
 
 def main() -> None:
+    global OUT
+    if len(sys.argv) > 1:  # optional output folder, e.g. to check that regeneration is exact
+        OUT = Path(sys.argv[1])
+        OUT.mkdir(parents=True, exist_ok=True)
     gen = torch.Generator().manual_seed(20240521)
     notes = SpectrogramNotesEncoder(max_length=2048, vocab_size=1536, **T5).eval()
     cont = SpectrogramContEncoder(input_dims=128, targets_context_length=256, **T5).eval()
