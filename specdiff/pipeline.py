@@ -5,6 +5,12 @@ sees the previous segment's generated spectrogram (scaled, clipped) as context, 
 segment's context masked, as the official inference does; a model without one generates its
 segments in batches. The mel is vocoded in chunks as segments finish (``vocode_stream``) and
 written as it goes, so memory stays flat with the length of the piece.
+
+Models of the unofficial port (loaded from its ``.ckpt``, see ``specdiff.models.port``) bring their
+own settings in their config: the port's 901-token codec with raw programs, their stored min/max
+scaler (no clipping), a first-segment context of silence (the scaled log-mel of 81 920 zero
+samples, as the port's ``infer.py``), and one segment per batch, because the port attends to
+padding. Autoregressive models (the port's or ours) generate each segment frame by frame.
 """
 
 from __future__ import annotations
@@ -74,13 +80,18 @@ def load_notes(midi: str | os.PathLike | object):
     raise TypeError(f"expected a MIDI path or a NoteSequence, got {type(midi).__name__}")
 
 
-def load_model(model=None, device: str | torch.device | None = None):
-    """Resolve ``model``: a ``SpectrogramDiffusion``, a checkpoint path or hub id, or the default.
+def load_model(model=None, device: str | torch.device | None = None, port_config=None):
+    """Resolve ``model``: a ``SpectrogramDiffusion`` or ``AutoregressiveModel``, a checkpoint
+    path (ours, diffusers layout, the port's ``.ckpt``) or hub id, or the default.
+
+    ``port_config``: the port's YAML config for a ``.ckpt`` (None: sizes from the tensors).
 
     Raises:
         SpecdiffError: no model given and no built-in one; a bad checkpoint.
     """
+    from specdiff.checkpoints import load_any
     from specdiff.models import SpectrogramDiffusion
+    from specdiff.models.autoregressive import AutoregressiveModel
 
     if model is None:
         model = DEFAULT_MODEL
@@ -89,8 +100,8 @@ def load_model(model=None, device: str | torch.device | None = None):
                 "no model given and no built-in model exists yet; pass a checkpoint (a specdiff "
                 ".safetensors file, a diffusers-layout folder or a hub id)"
             )
-    if not isinstance(model, SpectrogramDiffusion):
-        model = SpectrogramDiffusion.from_pretrained(model, device=device)
+    if not isinstance(model, (SpectrogramDiffusion, AutoregressiveModel)):
+        model = load_any(model, port_config=port_config, device=device)
     elif device is not None:
         model = model.to(device)
     return model.eval()
@@ -141,12 +152,16 @@ def generate_mels(
     from specdiff.codec import pad_segments
     from specdiff.diffusion import cfg, get_sampler, sample
 
+    if not hasattr(model, "eps_fn"):  # an autoregressive model: no sampler, no guidance
+        yield from _generate_ar_mels(model, segments, batch_size, progress)
+        return
     get_sampler(sampler)  # fail early on an unknown name
     device = model.device
     generator = torch.Generator(device=device).manual_seed(seed)
     frames, n_mels = model.config.target_length, model.config.n_mels
     has_context = model.config.has_context
-    group = 1 if has_context else max(1, batch_size)
+    # A model that attends to padding (the port) sees each segment alone, as in the port.
+    group = 1 if has_context or not model.config.mask_padding else max(1, batch_size)
     per_sample = _steps_per_sample(sampler, steps)
     context: torch.Tensor | None = None  # (1, T, n_mels) previous output, scaled
     with _progress(len(segments) * per_sample, progress, "synthesizing") as bar:
@@ -167,7 +182,23 @@ def generate_mels(
                 x = x.float().clamp(-1.0, 1.0)
             if has_context:
                 context = x
-            yield from unscale_mel(x).cpu()
+            yield from unscale_mel(x, model.config.scaler_min, model.config.scaler_max).cpu()
+
+
+def _generate_ar_mels(model, segments: Sequence[np.ndarray], batch_size: int,
+                      progress: bool | None) -> Iterator[torch.Tensor]:
+    """`generate_mels` for an ``AutoregressiveModel``: (256, 128) log-mel per segment."""
+    from specdiff.codec import pad_segments
+
+    group = max(1, batch_size) if model.config.mask_padding else 1
+    with _progress(len(segments), progress, "synthesizing") as bar:
+        for first in range(0, len(segments), group):
+            batch = segments[first : first + group]
+            tokens = torch.from_numpy(pad_segments(list(batch), model.config.max_tokens))
+            with torch.inference_mode():
+                mel = model.generate(tokens.to(model.device))  # (b, 256, n_mels) log-mel
+            bar.update(len(batch))
+            yield from mel.float().cpu()
 
 
 def _num_samples(total_time: float, num_segments: int, tail_seconds: float, rate: int) -> int:
@@ -223,16 +254,19 @@ class _MelSaver:
 
 
 def _prepare(midi, model, vocoder, device, name_hint: str):
-    from specdiff.codec import tokenize_notes
+    from specdiff.codec import PORT_CODEC, tokenize_notes
     from specdiff.vocoders import load_vocoder
 
     notes = load_notes(midi)
     model = load_model(model, device)
-    segments = tokenize_notes(notes, name=name_hint)
+    if model.config.codec == "port-901":  # the port: its own codec, raw programs
+        segments = tokenize_notes(notes, PORT_CODEC, program_map=False, name=name_hint)
+    else:
+        segments = tokenize_notes(notes, name=name_hint)
     if not segments:
         raise SpecdiffError(f"{name_hint}: no notes to synthesize")
     if vocoder is None:
-        vocoder = model.vocoder_path or "griffin-lim"
+        vocoder = getattr(model, "vocoder_path", None) or "griffin-lim"
     vocoder = load_vocoder(vocoder, device=model.device)
     return notes, model, segments, vocoder
 

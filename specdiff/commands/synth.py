@@ -16,8 +16,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("-o", "--output", required=True, metavar="OUT.wav",
                         help="audio file; the format comes from the extension (.wav, .flac)")
     parser.add_argument("--model", default=None,
-                        help="a specdiff .safetensors file, a diffusers-layout folder or a hub id "
-                             "(default: the built-in model)")
+                        help="a specdiff .safetensors file, a diffusers-layout folder, a hub id or "
+                             "a Lightning .ckpt of the unofficial PyTorch port (diffusion or "
+                             "autoregressive) (default: the built-in model)")
+    parser.add_argument("--port-config", default=None, metavar="CONFIG.yaml",
+                        help="for a port .ckpt: the run's LightningCLI config.yaml (without it "
+                             "the sizes come from the tensors, with head width 64)")
     parser.add_argument("--sampler", default=None,
                         help="ddpm, ddim, dpmpp_2m or ddpm_discrete (default: dpmpp_2m)")
     parser.add_argument("--steps", type=int, default=None,
@@ -82,6 +86,15 @@ def run(args: argparse.Namespace) -> int:
     from specdiff.pipeline import load_notes, synthesize_to_file
 
     _check_choices(args)
+    model = args.model
+    if args.port_config is not None:
+        from specdiff.errors import SpecdiffError
+        from specdiff.pipeline import load_model
+
+        if model is None or not str(model).endswith(".ckpt"):
+            raise SpecdiffError(f"--port-config {args.port_config}: applies to a port .ckpt "
+                                "given with --model only")
+        model = load_model(model, args.device, port_config=args.port_config)
     options = {name: getattr(args, name) for name in ("sampler", "steps", "guidance")
                if getattr(args, name) is not None}
     with tempfile.TemporaryDirectory(prefix="specdiff-synth-") as tmp:
@@ -91,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             result = synthesize_to_file(
-                args.midi, args.output, args.model, save_mel=mel_path, vocoder=args.vocoder,
+                args.midi, args.output, model, save_mel=mel_path, vocoder=args.vocoder,
                 seed=args.seed, device=args.device, batch_size=args.batch_size,
                 progress=False if args.no_progress else None, **options)
         for warning in caught:
