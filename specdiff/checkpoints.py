@@ -221,6 +221,8 @@ def read_any(source: str | Path, local_files_only: bool = False, port_config: An
     ``port_config`` (a YAML path, dict or `ModelConfig`) is used for the port's ``.ckpt`` files.
     """
     path = resolve(source, local_files_only)
+    if port_config is not None and path.suffix != ".ckpt":
+        raise SpecdiffError(f"{path}: a port config applies to the port's .ckpt files only")
     if path.is_dir():
         if (path / "notes_encoder").is_dir():
             return read_diffusers(path)
@@ -240,8 +242,6 @@ def read_any(source: str | Path, local_files_only: bool = False, port_config: An
                                 "load it with specdiff.checkpoints.load_any (specdiff synth "
                                 "and convert do)")
         return config, state, None
-    if port_config is not None:
-        raise SpecdiffError(f"{path}: a port config applies to the port's .ckpt files only")
     raise SpecdiffError(f"{path}: expected a .safetensors file or a diffusers-layout directory")
 
 

@@ -126,7 +126,9 @@ class SpectrogramDiffusion(nn.Module):
             context_mask: (B, T_c) bool frame mask of ``context`` (default all True).
             trim: drop what attention never sees: trailing PAD columns of ``tokens`` and a fully
                 masked context. The decoder output is unchanged; with ``trim=False`` the
-                encodings have the full reference layout (L + T_c keys).
+                encodings have the full reference layout (L + T_c keys). A model that attends to
+                padding (``mask_padding=False``, the port) then sees the batch padded to its
+                longest row, as the port's collate pads.
 
         Returns:
             encodings (B, L' [+ T_c], d) in the weights' dtype and mask (B, L' [+ T_c]) bool:

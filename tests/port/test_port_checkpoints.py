@@ -171,3 +171,11 @@ def test_files_that_are_not_port_checkpoints_are_refused(tmp_path):
     (tmp_path / "other.yaml").write_text("model:\n  init_args:\n    d_model: 24\n")
     with pytest.raises(SpecdiffError, match="not a port config"):
         load_any(ckpt("tiny_nocontext"), port_config=tmp_path / "other.yaml")
+
+
+def test_port_config_for_another_format_is_refused(tmp_path):
+    model = SpectrogramDiffusion.from_pretrained(ckpt("tiny_nocontext"),
+                                                 config=yaml("tiny_nocontext"))
+    path = model.save_pretrained(tmp_path / "m.safetensors")
+    with pytest.raises(SpecdiffError, match="applies to the port's .ckpt files only"):
+        SpectrogramDiffusion.from_pretrained(path, config=yaml("tiny_nocontext"))
