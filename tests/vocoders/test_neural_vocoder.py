@@ -21,7 +21,8 @@ from specdiff.vocoders.neural import (
 )
 
 TIMGM = Path("/usr/share/sounds/sf2/TimGM6mb.sf2")
-BACH = Path(__file__).parents[1] / "fixtures" / "codec" / "midi" / "bach_bwv66_6.mid"
+# mma bossa nova with drums: an envelope with real dynamics (a chorale is nearly flat).
+GROOVE = Path(__file__).parents[1] / "fixtures" / "codec" / "midi" / "mma_bossanova.mid"
 
 
 def tiny_net(seed: int = 0) -> VocosNet:
@@ -121,32 +122,34 @@ def test_shipped_vocoder_loads_by_name():
 
 
 @pytest.fixture(scope="module")
-def rendered_bach(tmp_path_factory):
+def rendered_groove(tmp_path_factory):
     if shutil.which("fluidsynth") is None or not TIMGM.is_file():
         pytest.skip("needs fluidsynth and the TimGM6mb SoundFont")
     from specdiff.data.render import RenderConfig, render_file
 
     out = tmp_path_factory.mktemp("render")
-    entry = render_file(BACH, "bach", out, RenderConfig(soundfont=str(TIMGM)))
+    entry = render_file(GROOVE, "groove", out, RenderConfig(soundfont=str(TIMGM)))
     import soundfile as sf
 
     audio, rate = sf.read(str(out / entry["audio"]), dtype="float32")
     assert rate == 16000
-    return audio[: 8 * 16000]
+    return audio[16000 : 9 * 16000]  # 8 s inside the piece, no silent tail
 
 
-def _envelope(audio: np.ndarray, hop: int = 1600) -> np.ndarray:
+def _envelope(audio: np.ndarray, hop: int = 800) -> np.ndarray:
+    """Log RMS per 50 ms."""
     frames = audio[: len(audio) // hop * hop].reshape(-1, hop)
     return np.log(np.sqrt((frames**2).mean(axis=1)) + 1e-4)
 
 
 @pytest.mark.skipif(not ASSET.is_file(), reason="the vocoder asset is not trained yet")
-def test_shipped_vocoder_tracks_a_rendered_file(rendered_bach):
-    mel = log_mel(rendered_bach)  # (T, 128)
+def test_shipped_vocoder_tracks_a_rendered_file(rendered_groove):
+    mel = log_mel(rendered_groove)  # (T, 128)
     audio = load_vocoder("specdiff")(mel).numpy()
     assert audio.shape == (mel.shape[0] * 320,)
     assert np.isfinite(audio).all() and np.abs(audio).max() < 4.0
-    n = min(len(audio), len(rendered_bach))
-    ours, original = _envelope(audio[:n]), _envelope(rendered_bach[:n])
-    assert np.corrcoef(ours, original)[0, 1] > 0.9
-    assert np.abs(ours - original).mean() < 1.0  # within a factor e of the level, on average
+    ours, original = _envelope(audio), _envelope(rendered_groove)
+    # The envelope moves: shifted by 250 ms it no longer matches itself.
+    assert np.corrcoef(original[:-5], original[5:])[0, 1] < 0.5
+    assert np.corrcoef(ours, original)[0, 1] > 0.95
+    assert np.abs(ours - original).mean() < 0.3  # within ~35 % of the level, on average
