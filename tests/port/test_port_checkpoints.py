@@ -179,3 +179,24 @@ def test_port_config_for_another_format_is_refused(tmp_path):
     path = model.save_pretrained(tmp_path / "m.safetensors")
     with pytest.raises(SpecdiffError, match="applies to the port's .ckpt files only"):
         SpectrogramDiffusion.from_pretrained(path, config=yaml("tiny_nocontext"))
+
+
+@pytest.mark.parametrize("sizes, params", [
+    (dict(d_model=512, num_heads=6, head_dim=64, d_ff=1024, layers=8, has_context=False),
+     83_534_976),  # "small without context"
+    (dict(d_model=512, num_heads=6, head_dim=64, d_ff=1024, layers=8, has_context=True),
+     102_447_232),  # "small with context"
+    (dict(d_model=758, num_heads=12, head_dim=64, d_ff=2048, layers=12, has_context=True),
+     402_463_664),  # "base with context" (d = 758 as in the port's config)
+])
+def test_published_port_sizes_have_the_ports_parameter_counts(sizes, params):
+    """model.md §8.1 counts (buffers excluded: the port's position tables are buffers)."""
+    from specdiff.models import port_config
+
+    layers = sizes.pop("layers")
+    with torch.device("meta"):
+        model = SpectrogramDiffusion(port_config(encoder_layers=layers, decoder_layers=layers,
+                                                 **sizes))
+    count = sum(p.numel() for name, p in model.named_parameters()
+                if not name.endswith("position_table"))
+    assert count == params
