@@ -124,8 +124,9 @@ class SynthesisModule(pl.LightningModule):
             folder.mkdir(parents=True, exist_ok=True)
             audio = self._vocode(unscale_mel(generated.clamp(-1, 1)))
             rank, world = self.global_rank, self.trainer.world_size
+            size = getattr(self.trainer.test_dataloaders, "batch_size", None) or b
             for i in range(b):
-                index = (batch_idx * b + i) * world + rank
+                index = (batch_idx * size + i) * world + rank  # the sample's index in the test set
                 save_audio(folder / f"{index:06d}.wav", audio[i].numpy())
 
     def _log_samples(self, target: Tensor, generated: Tensor) -> None:
@@ -155,15 +156,3 @@ class SynthesisModule(pl.LightningModule):
                         ex.add_audio(f"audio/{i}_{name}", wave[None], step, SAMPLE_RATE)
                     if out is not None:
                         save_audio(out / f"{i}_{name}.wav", wave.numpy())
-
-
-def scaled_target(batch: dict[str, Tensor]) -> Tensor:
-    """The batch's target spectrogram in the scaled space (B, T, n_mels)."""
-    return batch["target"].float()
-
-
-def raw_target(batch: dict[str, Tensor]) -> Tensor:
-    """The batch's target as raw natural-log mel (B, T, n_mels)."""
-    return unscale_mel(batch["target"].float())
-
-
