@@ -40,13 +40,14 @@ def rendered(tmp_path_factory) -> dict[str, Path]:
     return {"root": root, "short": root / "short.pt", "full": root / "full.pt"}
 
 
-def data_config(path: Path, out: Path, frames: int = 64, limit: int | None = None,
-                extra_model: str = "") -> Path:
-    """A second config for ``configs/tiny.yaml``: the datasets, and a model of ``frames`` frames."""
+def data_config(path: Path, out: Path, frames: int | None = 64, limit: int | None = None) -> Path:
+    """A second config for ``configs/tiny.yaml``: the datasets, and a model of ``frames`` frames
+    (None: no model section, for models without sizes)."""
     lim = "" if limit is None else f", limit: {limit}"
     ds = f"{{class_path: training_data.SavedSegments, init_args: {{path: {path}{lim}}}}}"
-    text = (f"model:\n  init_args:\n    model_overrides: {{dropout: 0.0, target_length: {frames}, "
-            f"context_length: {frames}}}\n{extra_model}"
-            f"data:\n  init_args:\n    train: {ds}\n    val: {ds}\n    test: {ds}\n")
+    text = "" if frames is None else (
+        f"model:\n  init_args:\n    model_overrides: {{dropout: 0.0, target_length: {frames}, "
+        f"context_length: {frames}}}\n")
+    text += f"data:\n  init_args:\n    train: {ds}\n    val: {ds}\n    test: {ds}\n"
     out.write_text(text)
     return out

@@ -103,6 +103,7 @@ def test_autoregressive_and_ground_truth_baselines_run_end_to_end(rendered, tmp_
     assert mel.shape == (1, 64, 128) and torch.isfinite(mel).all()
 
     gt = str(REPO / "configs/gt_encoded.yaml")
+    data = data_config(rendered["short"], tmp_path / "gt_data.yaml", frames=None, limit=4)
     cli = cli_main(["test", "--config", gt, "--config", str(data),
                     "--model.init_args.test_audio_dir=gt_audio", "--trainer.accelerator=cpu"])
     assert float(cli.trainer.callback_metrics["test/mel_l1"]) == 0.0
