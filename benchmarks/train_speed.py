@@ -25,11 +25,11 @@ import sys
 # benchmarks/ holds modules that could shadow the standard library's
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import statistics  # noqa: E402
-import subprocess  # noqa: E402
-import time  # noqa: E402
+import argparse
+import json
+import statistics
+import subprocess
+import time
 
 SIZES = {"tiny": (32, 4, 8, 64, 2), "small": (512, 6, 64, 1024, 8), "base": (768, 12, 64, 2048, 12)}
 REFENV = "/work/refenv/bin/python"
@@ -86,7 +86,10 @@ def worker_specdiff(args) -> dict:
 def worker_diffusers(args) -> dict:
     import torch
     from diffusers import T5FilmDecoder
-    from diffusers.pipelines.spectrogram_diffusion import SpectrogramContEncoder, SpectrogramNotesEncoder
+    from diffusers.pipelines.spectrogram_diffusion import (
+        SpectrogramContEncoder,
+        SpectrogramNotesEncoder,
+    )
 
     d, heads, dh, ff, layers = SIZES[args.config]
     t5 = dict(d_model=d, num_heads=heads, d_kv=dh, d_ff=ff, num_layers=layers, dropout_rate=0.1,

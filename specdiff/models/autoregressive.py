@@ -216,7 +216,7 @@ class AutoregressiveModel(nn.Module):
         try:
             with safe_open(str(path), framework="pt") as f:
                 meta = f.metadata() or {}
-                state = {key: f.get_tensor(key) for key in f.keys()}
+                state = {key: f.get_tensor(key) for key in f.keys()}  # noqa: SIM118 - safe_open has no __iter__
         except Exception as error:
             raise SpecdiffError(f"{path}: cannot read the safetensors file ({error})") from None
         if meta.get("format") != FORMAT or meta.get("kind") != KIND:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+
 import lightning.pytorch as pl
 import numpy as np
 import torch

@@ -55,8 +55,8 @@ def init_weights(model: nn.Module, seed: int = 0) -> nn.Module:
             module.q.weight.mul_(module.head_dim**-0.5)
     if not isinstance(model, AutoregressiveModel):
         for name, param in model.named_parameters():
-            if name.startswith("decoder.") and (name.endswith("output_proj.weight")
-                                                or name.endswith("film.proj.weight")):
+            if name.startswith("decoder.") and name.endswith(("output_proj.weight",
+                                                              "film.proj.weight")):
                 param.zero_()
             if name.endswith("position_table"):
                 param.copy_(permuted_sinusoid_table(*param.shape, generator=g))

@@ -9,8 +9,15 @@ import torch
 
 from specdiff.models import model_config
 from specdiff.models.autoregressive import AutoregressiveModel, sinusoid_table
-from specdiff.training import (ResumableSampler, collate, drop_conditions, ema_copy, ema_update,
-                               frame_mse, permuted_sinusoid_table)
+from specdiff.training import (
+    ResumableSampler,
+    collate,
+    drop_conditions,
+    ema_copy,
+    ema_update,
+    frame_mse,
+    permuted_sinusoid_table,
+)
 
 
 def take(iterable, n):
