@@ -159,6 +159,7 @@ def test_streaming_equals_whole_file():
     """The receptive field (+-21 frames plus the window) fits inside the streamed context."""
     from specdiff.vocoders import vocode_stream
 
+    torch.manual_seed(0)
     vocoder = NeuralVocoder(VocosNet(NeuralVocoderConfig(layers=6, dim=32, intermediate=64)))
     mel = torch.randn(90, 128) - 5.0
     whole = vocoder(mel)
