@@ -9,7 +9,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 import torch
 from conftest import TINY, child_env, data_config
 from test_training_fit import fit_losses
@@ -34,7 +33,6 @@ def loadable(path: Path) -> bool:
         return False
 
 
-@pytest.mark.slow
 def test_killed_run_resumes_with_the_losses_of_an_uninterrupted_run(rendered, tmp_path):
     data = data_config(rendered["short"], tmp_path / "data.yaml")
     common = ["fit", "--config", str(TINY), "--config", str(data), "--trainer.max_steps=14",
@@ -65,7 +63,6 @@ def test_killed_run_resumes_with_the_losses_of_an_uninterrupted_run(rendered, tm
         assert torch.equal(value, end["resumed"][key]), key
 
 
-@pytest.mark.slow
 def test_two_process_ddp_ends_with_identical_weights(rendered, tmp_path):
     data = data_config(rendered["short"], tmp_path / "data.yaml")
     out = tmp_path / "weights"
