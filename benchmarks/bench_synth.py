@@ -14,21 +14,16 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-# Keep this folder off the import path: a sibling module named like a stdlib one (tokenize.py)
-# would shadow it.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-
 import argparse
 import importlib.util
 import json
 import os
 import resource
 import subprocess
+import sys
 import tempfile
 import time
+from pathlib import Path
 
 import torch
 

@@ -12,19 +12,15 @@ subprocess with the reference environment's Python.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-# This file is named like the stdlib `tokenize` module: keep its folder off the import path.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-
 import argparse  # noqa: E402
 import json  # noqa: E402
 import shutil  # noqa: E402
 import subprocess  # noqa: E402
+import sys
 import tempfile  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
+from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -11,19 +11,13 @@ convergence of the result's mel magnitudes (each measured with its own front end
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-# Keep this folder off the import path: a sibling module named like a stdlib one (tokenize.py)
-# would shadow it.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-
 import argparse
 import shutil
 import struct
 import subprocess
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import torch

@@ -26,16 +26,12 @@ Each measurement runs in its own process (one after the other) so that the peak 
 
 from __future__ import annotations
 
-import os
-import sys
-
-# benchmarks/ holds a tokenize.py that would shadow the standard library's module
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
-
 import argparse  # noqa: E402
 import json  # noqa: E402
+import os
 import resource  # noqa: E402
 import subprocess  # noqa: E402
+import sys
 import time  # noqa: E402
 
 SIZES = {  # d_model, heads, head_dim, d_ff, layers (model.md §2)
@@ -107,7 +103,10 @@ def worker_diffusers(args) -> dict:
 
     import torch
     from diffusers import DDPMScheduler, T5FilmDecoder
-    from diffusers.pipelines.spectrogram_diffusion import SpectrogramContEncoder, SpectrogramNotesEncoder
+    from diffusers.pipelines.spectrogram_diffusion import (
+        SpectrogramContEncoder,
+        SpectrogramNotesEncoder,
+    )
 
     d, heads, dh, ff, layers = SIZES[args.config]
     t5 = dict(d_model=d, num_heads=heads, d_kv=dh, d_ff=ff, num_layers=layers, dropout_rate=0.1,

@@ -12,14 +12,10 @@ TOKENS.json, and prints one JSON line: {"seconds": ..., "segments": ...}.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-# Keep this folder off the import path (a sibling tokenize.py would shadow the stdlib one).
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-
 import json
+import sys
 import time
+from pathlib import Path
 
 import torch
 from diffusers import DDPMScheduler, SpectrogramDiffusionPipeline, T5FilmDecoder

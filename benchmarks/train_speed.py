@@ -19,16 +19,12 @@ and the ratio.
 
 from __future__ import annotations
 
-import os
-import sys
-
-# benchmarks/ holds modules that could shadow the standard library's
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
-
 import argparse
 import json
+import os
 import statistics
 import subprocess
+import sys
 import time
 
 SIZES = {"tiny": (32, 4, 8, 64, 2), "small": (512, 6, 64, 1024, 8), "base": (768, 12, 64, 2048, 12)}
