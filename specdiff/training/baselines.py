@@ -12,9 +12,9 @@ from specdiff.models import model_config
 from specdiff.models.autoregressive import AutoregressiveModel
 from specdiff.training.base import EVAL_OPTIONS, SynthesisModule
 from specdiff.training.diffusion import step_seed
-from specdiff.training.ema import ema_copy, ema_decay_at, ema_update
+from specdiff.training.ema import ema_copy
 from specdiff.training.init import init_weights
-from specdiff.training.optim import OptimizerName, build_optimizer, warmup_schedule
+from specdiff.training.optim import EmaOptimization, OptimizerName
 
 
 def frame_mse(pred: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
@@ -24,7 +24,7 @@ def frame_mse(pred: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
     return per_frame.sum() if reduction == "sum" else per_frame.mean()
 
 
-class AutoregressiveModule(SynthesisModule):
+class AutoregressiveModule(EmaOptimization, SynthesisModule):
     """Trains the autoregressive baseline (teacher forcing, MSE on raw log-mel) with an EMA.
 
     Args:
@@ -63,16 +63,6 @@ class AutoregressiveModule(SynthesisModule):
         if self.hparams.loss_reduction == "sum":
             return loss * batch["target"].shape[0] * batch["target"].shape[1]
         return loss
-
-    def optimizer_step(self, *args: Any, **kwargs: Any) -> None:
-        super().optimizer_step(*args, **kwargs)
-        ema_update(self.ema, self.model, ema_decay_at(self.global_step + 1, self.hparams.ema_decay))
-
-    def configure_optimizers(self) -> Any:
-        h = self.hparams
-        opt = build_optimizer(self.model.parameters(), h.optimizer, h.lr, h.weight_decay)
-        sched = warmup_schedule(opt, h.warmup_steps)
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
     def eval_loss(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
         return self.loss(self.ema, batch)

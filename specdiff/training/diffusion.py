@@ -10,9 +10,9 @@ from torch import Tensor
 from specdiff.diffusion import cfg, diffusion_inputs, l1_eps_loss, sample
 from specdiff.models import SpectrogramDiffusion, model_config
 from specdiff.training.base import EVAL_OPTIONS, SynthesisModule
-from specdiff.training.ema import ema_copy, ema_decay_at, ema_update
+from specdiff.training.ema import ema_copy
 from specdiff.training.init import init_weights
-from specdiff.training.optim import OptimizerName, build_optimizer, warmup_schedule
+from specdiff.training.optim import EmaOptimization, OptimizerName
 
 
 def step_seed(seed: int, step: int, rank: int) -> int:
@@ -34,7 +34,7 @@ def drop_conditions(batch: dict[str, Tensor], drop: Tensor) -> dict[str, Tensor]
     return out
 
 
-class DiffusionModule(SynthesisModule):
+class DiffusionModule(EmaOptimization, SynthesisModule):
     """Trains a `SpectrogramDiffusion` as the official code does.
 
     Per example: t ~ U[0, 1) on the continuous cosine log-SNR schedule, z_t = alpha_t x0 + sigma_t eps,
@@ -101,17 +101,6 @@ class DiffusionModule(SynthesisModule):
         if self.hparams.loss_reduction == "sum":
             return loss * batch["target"].numel()
         return loss
-
-    def optimizer_step(self, *args: Any, **kwargs: Any) -> None:
-        super().optimizer_step(*args, **kwargs)
-        # after the weights change and before any checkpoint of this step is written
-        ema_update(self.ema, self.model, ema_decay_at(self.global_step + 1, self.hparams.ema_decay))
-
-    def configure_optimizers(self) -> Any:
-        h = self.hparams
-        opt = build_optimizer(self.model.parameters(), h.optimizer, h.lr, h.weight_decay)
-        sched = warmup_schedule(opt, h.warmup_steps)
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
 
     # -- evaluation -----------------------------------------------------------------------------
     def eval_loss(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Literal
+from typing import Any, Literal
 
 import torch
+
+from specdiff.training.ema import ema_decay_at, ema_update
 
 OptimizerName = Literal["adafactor", "adamw"]
 
@@ -33,3 +35,22 @@ def warmup_schedule(optimizer: torch.optim.Optimizer, warmup_steps: int
         return 1.0 if warmup_steps <= 0 else min(1.0, (step + 1) / warmup_steps)
 
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+class EmaOptimization:
+    """LightningModule mixin: the optimizer and warmup of the hparams, and the EMA update.
+
+    The host defines ``self.model`` and ``self.ema`` and the hyperparameters ``optimizer``, ``lr``,
+    ``weight_decay``, ``warmup_steps`` and ``ema_decay``. List it before the LightningModule base.
+    """
+
+    def optimizer_step(self, *args: Any, **kwargs: Any) -> None:
+        super().optimizer_step(*args, **kwargs)
+        # after the weights change and before any checkpoint of this step is written
+        ema_update(self.ema, self.model, ema_decay_at(self.global_step + 1, self.hparams.ema_decay))
+
+    def configure_optimizers(self) -> Any:
+        h = self.hparams
+        opt = build_optimizer(self.model.parameters(), h.optimizer, h.lr, h.weight_decay)
+        sched = warmup_schedule(opt, h.warmup_steps)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
