@@ -34,6 +34,7 @@ from specdiff.evaluation.frechet import (
     gaussian_stats,
     reconstruction_distance,
 )
+from specdiff.evaluation.midi_out import window_notes_for_eval, write_notes_midi
 from specdiff.evaluation.report import COLUMNS, EvalReport
 from specdiff.evaluation.runner import EvalOptions, evaluate_systems, list_files, resolve_files
 from specdiff.evaluation.spectral import log_mel_l1, multi_resolution_stft_distance
@@ -81,4 +82,6 @@ __all__ = [
     "resolve_files",
     "vggish_frame_times",
     "vggish_num_frames",
+    "window_notes_for_eval",
+    "write_notes_midi",
 ]

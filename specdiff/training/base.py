@@ -110,6 +110,9 @@ class SynthesisModule(pl.LightningModule):
                      batch_size=n)
             self._log_samples(part["target"], generated)
 
+    def on_test_epoch_start(self) -> None:
+        self._test_written = 0
+
     def test_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
         b = batch["target"].shape[0]
         loss = self.eval_loss(batch, batch_idx)
@@ -129,6 +132,70 @@ class SynthesisModule(pl.LightningModule):
             for i in range(b):
                 index = (batch_idx * size + i) * world + rank  # the sample's index in the test set
                 save_audio(folder / f"{index:06d}.wav", audio[i].numpy())
+                self._write_reference(folder, index, {k: v[i] for k, v in batch.items()})
+            self._test_written = getattr(self, "_test_written", 0) + b
+
+    # -- evaluation of the test audio (``specdiff.evaluation``) -------------------------------
+    def _write_reference(self, folder: Path, index: int, sample: dict[str, Tensor]) -> None:
+        """The sample's true audio as ``reference/<index>.wav`` and, when its notes can be found
+        (a ``specdiff.data`` window dataset), its notes as ``midi/<index>.mid`` (window time)."""
+        from specdiff.audio import HOP_LENGTH, SAMPLE_RATE, save_audio
+
+        if "audio" not in sample:
+            return
+        wave = sample["audio"].float().cpu().numpy()
+        (folder / "reference").mkdir(exist_ok=True)
+        save_audio(folder / "reference" / f"{index:06d}.wav", wave)
+        notes = self._sample_notes(sample)
+        if notes is not None:
+            from specdiff.evaluation import window_notes_for_eval, write_notes_midi
+
+            start = int(sample["start_frame"]) * HOP_LENGTH / SAMPLE_RATE
+            clipped = window_notes_for_eval(notes, start, len(wave) / SAMPLE_RATE)
+            write_notes_midi(clipped, folder / "midi" / f"{index:06d}.mid")
+
+    def _sample_notes(self, sample: dict[str, Tensor]):
+        """The whole recording's note array of a test sample, or None (no such dataset)."""
+        if "recording" not in sample or "start_frame" not in sample:
+            return None
+        dataset = getattr(getattr(self.trainer, "datamodule", None), "test", None)
+        dataset = getattr(dataset, "dataset", dataset)  # a MixtureDataset's windows
+        notes = getattr(dataset, "notes", None)
+        return notes(int(sample["recording"])) if callable(notes) else None
+
+    def eval_system_name(self) -> str:
+        """The row name of this system in the evaluation table."""
+        model = getattr(self, "model", None)
+        name = {"GroundTruthModule": "ground truth encoded", "DiffusionModule": "diffusion",
+                "AutoregressiveModule": "autoregressive"}.get(type(self).__name__,
+                                                              type(self).__name__)
+        config = getattr(model, "config", None)
+        if name == "diffusion" and getattr(config, "has_context", False):
+            name += " (context)"
+        return name
+
+    def on_test_epoch_end(self) -> None:
+        """With ``test_audio_dir`` and reference audio: score every written test segment with
+        ``specdiff.evaluation`` (onset F1 by basic-pitch when installed, log-mel L1, MR-STFT, and
+        VGGish when ``$SPECDIFF_VGGISH_WEIGHTS`` names weights), log ``test/<metric>``, print the
+        table and write ``eval.{json,csv,md,png}`` into ``test_audio_dir``."""
+        if not self.test_audio_dir:
+            return
+        count = torch.tensor(getattr(self, "_test_written", 0), device=self.device)
+        total = int(self.all_gather(count).sum()) if self.trainer.world_size > 1 else int(count)
+        self.trainer.strategy.barrier()  # every rank's files are written
+        if not self.trainer.is_global_zero or total == 0:
+            return
+        report = evaluate_test_audio(Path(self.test_audio_dir), total, self.eval_system_name())
+        if report is None:
+            return
+        for key, value in report.metrics[report.systems[-1]].items():
+            if isinstance(value, (int, float)) and np.isfinite(value):
+                self.log(f"test/{key}", float(value), rank_zero_only=True)
+        for key in ("onset_f1", "onset_offset_f1"):
+            value = report.metrics[report.systems[0]].get(key)
+            if value is not None and np.isfinite(value):
+                self.log(f"test/reference_{key}", float(value), rank_zero_only=True)
 
     def _log_samples(self, target: Tensor, generated: Tensor) -> None:
         from specdiff.audio import SAMPLE_RATE, save_audio
@@ -157,3 +224,47 @@ class SynthesisModule(pl.LightningModule):
                         ex.add_audio(f"audio/{i}_{name}", wave[None], step, SAMPLE_RATE)
                     if out is not None:
                         save_audio(out / f"{i}_{name}.wav", wave.numpy())
+
+
+def evaluate_test_audio(folder: Path, count: int, system: str, progress: bool = True):
+    """Score ``folder/<index>.wav`` (index < ``count``) against ``folder/reference`` and
+    ``folder/midi`` with ``specdiff.evaluation.evaluate_systems``; print the Markdown table and
+    write ``eval.json``, ``eval.csv``, ``eval.md`` and ``eval.png`` into ``folder``.
+
+    Returns:
+        The ``EvalReport`` (rows: "ground truth", then ``system``), or None when no reference
+        audio was written (datasets without raw audio: nothing to score against).
+    """
+    import importlib.util
+    import os
+
+    from specdiff.evaluation import (
+        BasicPitchTranscriber,
+        EvalOptions,
+        VGGishEmbedder,
+        evaluate_systems,
+    )
+    from specdiff.evaluation.vggish import VGGISH_WEIGHTS_ENV
+
+    stems = [f"{i:06d}" for i in range(count)]
+    refs = {s: folder / "reference" / f"{s}.wav" for s in stems}
+    refs = {s: p for s, p in refs.items() if p.is_file()}
+    if not refs:
+        print(f"{folder}: the test samples carry no audio, so no reference to evaluate against")
+        return None
+    generated = {s: folder / f"{s}.wav" for s in refs}
+    midis = {s: folder / "midi" / f"{s}.mid" for s in refs}
+    midis = {s: p for s, p in midis.items() if p.is_file()}
+    transcriber = None
+    if midis and importlib.util.find_spec("basic_pitch") is not None:
+        transcriber = BasicPitchTranscriber()
+    embedders = []
+    if os.environ.get(VGGISH_WEIGHTS_ENV):
+        embedders.append(VGGishEmbedder.from_file())
+    report = evaluate_systems(
+        {system: generated}, refs, midis or None, embedders=embedders, transcriber=transcriber,
+        options=EvalOptions(cache_dir=folder / "eval_cache", progress=progress))
+    print("\n" + report.to_markdown() + "\n")
+    report.write(folder)
+    report.plot(folder)
+    return report

@@ -187,9 +187,11 @@ class SpecdiffDataModule(pl.LightningDataModule):
         from specdiff.data import CacheDataset, CacheReader, MixtureDataset, WindowConfig
 
         reader = CacheReader(self.cache)
-        config = WindowConfig(context=self.context)
 
         def split(name: str):
+            # test samples also carry the window's audio: the reference of the evaluation
+            features = "both" if name == "test" else "mel"
+            config = WindowConfig(context=self.context, features=features)
             dataset = CacheDataset(reader, [name], self.corpora, config)
             return dataset if len(dataset) else None
 
