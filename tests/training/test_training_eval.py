@@ -84,3 +84,22 @@ def test_specdiff_test_writes_the_evaluation_table(test_cache, tmp_path, monkeyp
     assert float(logged["test/logmel_l1"]) == pytest.approx(encoded["logmel_l1"], rel=1e-5)
     assert float(logged["test/onset_f1"]) == pytest.approx(encoded["onset_f1"], rel=1e-5)
     assert float(logged["test/reference_onset_f1"]) == pytest.approx(gt["onset_f1"], rel=1e-5)
+
+
+def test_a_diffusion_model_with_context_gets_its_row(test_cache, tmp_path, monkeypatch):
+    """The tiny diffusion config (untrained, context windows) on the first test batch only."""
+    from specdiff.training.cli import cli_main
+
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "tiny"
+    cli = cli_main(["test", "--config", str(REPO / "configs/tiny.yaml"),
+                    f"--data.init_args.cache={test_cache}", "--data.init_args.batch_size=2",
+                    "--data.init_args.test_batches=1", "--model.init_args.sampler_steps=2",
+                    f"--model.init_args.test_audio_dir={out}"])
+    report = json.loads((out / "eval.json").read_text())
+    assert report["systems"] == ["ground truth", "diffusion (context)"]
+    row = report["metrics"]["diffusion (context)"]
+    assert row["n_files"] == 2 and row["logmel_l1"] > 0.5  # an untrained model: far off
+    assert "onset_f1" in row and "mrstft" in row
+    assert float(cli.trainer.callback_metrics["test/logmel_l1"]) == pytest.approx(row["logmel_l1"],
+                                                                                   rel=1e-5)
