@@ -194,8 +194,12 @@ def _save_last(path: Path, net, opt, step: int, best: float, rng: np.random.Gene
 
 
 def train(config: VocoderTrainConfig, corpora: list[str | Path], run_dir: str | Path,
-          max_steps: int | None = None, log=print) -> dict:
+          max_steps: int | None = None, log=print, init: str | Path | None = None) -> dict:
     """Train (or resume) in ``run_dir``; stops at ``max_steps`` (default ``config.max_steps``).
+
+    Without ``run_dir/last.pt``, ``init`` (a vocoder ``.safetensors``, e.g. the shipped asset)
+    gives the starting weights; its config must match ``config.model``. Step count, optimiser
+    and best score then start afresh.
 
     Returns:
         the last validation record (``val_mel_l1``, ``val_mrstft``, ``step``...).
@@ -218,6 +222,14 @@ def train(config: VocoderTrainConfig, corpora: list[str | Path], run_dir: str | 
         rng.bit_generator.state = json.loads(state["rng"])
         torch.set_rng_state(state["torch_rng"])
         log(f"resumed from {last} at step {step} (best val mel L1 {best:.4f})")
+    elif init is not None:
+        from specdiff.vocoders.neural import read_neural_vocoder
+
+        start_net, meta = read_neural_vocoder(init)
+        if start_net.config != net.config:
+            raise ValueError(f"{init}: config {start_net.config} differs from {net.config}")
+        net.load_state_dict(start_net.state_dict())
+        log(f"initialised from {init} (its step {meta.get('step', '?')})")
     train_pool = AudioPool(corpora, "train")
     val_pool = AudioPool(corpora, "validation")
     val_rng = np.random.default_rng(1234)  # fixed validation windows across runs
@@ -285,13 +297,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--run-dir", required=True, help="logs, last.pt, best.safetensors")
     p.add_argument("--max-steps", type=int, default=None)
     p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--init", default=None,
+                   help="starting weights when RUN/last.pt is absent (e.g. "
+                   "specdiff/assets/vocoder.safetensors)")
     args = p.parse_args(argv)
     config = VocoderTrainConfig.from_yaml(args.config) if args.config else VocoderTrainConfig()
     if args.threads:
         config = replace(config, threads=args.threads)
     random.seed(config.seed)
     train(config, args.corpus, args.run_dir, args.max_steps,
-          log=lambda text: print(text, flush=True))
+          log=lambda text: print(text, flush=True), init=args.init)
     return 0
 
 

@@ -1,6 +1,7 @@
 """The vocoder training loop: losses, a short fit, checkpoint and resume."""
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -72,3 +73,18 @@ def test_fit_checkpoint_and_resume(tmp_path):
     vocoder = load_vocoder(run / "best.safetensors")
     assert isinstance(vocoder, NeuralVocoder) and vocoder.net.config == TINY
     assert json.loads((run / "griffin_lim_val.json").read_text())["val_mel_l1"] > 0
+
+
+def test_init_from_a_vocoder_file(tmp_path):
+    corpus = tone_corpus(tmp_path / "c")
+    config = VocoderTrainConfig.from_yaml(CONFIGS / "vocoder_tiny.yaml")
+    train(config, [corpus], tmp_path / "a", max_steps=4, log=lambda _: None)
+    logs: list[str] = []
+    # Another seed: without the init its fresh weights would differ everywhere.
+    train(replace(config, seed=1), [corpus], tmp_path / "b", max_steps=1, log=logs.append,
+          init=tmp_path / "a" / "best.safetensors")
+    assert any("initialised from" in line for line in logs)
+    start = load_vocoder(tmp_path / "a" / "best.safetensors").net.state_dict()
+    state = torch.load(tmp_path / "b" / "last.pt", weights_only=True)["model"]
+    # One small step away from the initial weights, far from a fresh initialisation.
+    assert all((state[k] - start[k]).abs().max() < 0.01 for k in start)
