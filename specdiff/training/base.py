@@ -48,7 +48,10 @@ class SynthesisModule(pl.LightningModule):
     absolute difference of natural-log mel, clipped to the scaling range) and, at each validation,
     log the first ``num_logged`` targets and generations as images and audio (TensorBoard) and as
     PNG/WAV files under ``<log_dir>/samples/step_<N>/``. ``specdiff test`` also writes every
-    generated segment's audio to ``test_audio_dir`` (when set), so evaluation can score the system.
+    generated segment's audio to ``test_audio_dir`` (when set) as ``<index>.wav``; when the test
+    samples carry their true ``audio`` (the cache's test split), also ``reference/<index>.wav``
+    and the window's notes as ``midi/<index>.mid``, and at the end of the test it scores them
+    (`evaluate_test_audio`: table printed, ``eval.{json,csv,md,png}``, ``test/<metric>`` logged).
 
     Args:
         num_logged: segments drawn as images / vocoded at each validation (0: none).
@@ -111,7 +114,7 @@ class SynthesisModule(pl.LightningModule):
             self._log_samples(part["target"], generated)
 
     def on_test_epoch_start(self) -> None:
-        self._test_written = 0
+        self._test_written = self._test_references = 0  # segments written by this process
 
     def test_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
         b = batch["target"].shape[0]
@@ -146,6 +149,7 @@ class SynthesisModule(pl.LightningModule):
         wave = sample["audio"].float().cpu().numpy()
         (folder / "reference").mkdir(exist_ok=True)
         save_audio(folder / "reference" / f"{index:06d}.wav", wave)
+        self._test_references = getattr(self, "_test_references", 0) + 1
         notes = self._sample_notes(sample)
         if notes is not None:
             from specdiff.evaluation import window_notes_for_eval, write_notes_midi
@@ -181,21 +185,28 @@ class SynthesisModule(pl.LightningModule):
         table and write ``eval.{json,csv,md,png}`` into ``test_audio_dir``."""
         if not self.test_audio_dir:
             return
-        count = torch.tensor(getattr(self, "_test_written", 0), device=self.device)
-        total = int(self.all_gather(count).sum()) if self.trainer.world_size > 1 else int(count)
+        counts = torch.tensor([getattr(self, "_test_written", 0),
+                               getattr(self, "_test_references", 0)], device=self.device)
+        if self.trainer.world_size > 1:
+            counts = self.all_gather(counts).reshape(-1, 2).sum(0)
+        total, references = (int(c) for c in counts)
         self.trainer.strategy.barrier()  # every rank's files are written
-        if not self.trainer.is_global_zero or total == 0:
-            return
-        report = evaluate_test_audio(Path(self.test_audio_dir), total, self.eval_system_name())
-        if report is None:
-            return
-        for key, value in report.metrics[report.systems[-1]].items():
-            if isinstance(value, (int, float)) and np.isfinite(value):
-                self.log(f"test/{key}", float(value), rank_zero_only=True)
-        for key in ("onset_f1", "onset_offset_f1"):
-            value = report.metrics[report.systems[0]].get(key)
-            if value is not None and np.isfinite(value):
-                self.log(f"test/reference_{key}", float(value), rank_zero_only=True)
+        metrics: dict[str, float] = {}
+        if not references and self.trainer.is_global_zero:
+            print(f"{self.test_audio_dir}: the test samples carry no audio (a dataset without it),"
+                  " so there is no reference to evaluate the generated audio against")
+        if self.trainer.is_global_zero and references:
+            report = evaluate_test_audio(Path(self.test_audio_dir), total, self.eval_system_name())
+            if report is not None:
+                system, reference = (report.metrics[n] for n in report.systems[::-1])
+                metrics = {f"test/{k}": float(v) for k, v in system.items()}
+                metrics.update({f"test/reference_{k}": float(reference[k])
+                                for k in ("onset_f1", "onset_offset_f1") if k in reference})
+        if self.trainer.world_size > 1:  # every rank logs the same values (no rank-zero-only logs)
+            metrics = self.trainer.strategy.broadcast(metrics, src=0)
+        for key, value in metrics.items():
+            if np.isfinite(value):
+                self.log(key, value, sync_dist=True)
 
     def _log_samples(self, target: Tensor, generated: Tensor) -> None:
         from specdiff.audio import SAMPLE_RATE, save_audio
@@ -250,7 +261,6 @@ def evaluate_test_audio(folder: Path, count: int, system: str, progress: bool = 
     refs = {s: folder / "reference" / f"{s}.wav" for s in stems}
     refs = {s: p for s, p in refs.items() if p.is_file()}
     if not refs:
-        print(f"{folder}: the test samples carry no audio, so no reference to evaluate against")
         return None
     generated = {s: folder / f"{s}.wav" for s in refs}
     midis = {s: folder / "midi" / f"{s}.mid" for s in refs}

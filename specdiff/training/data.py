@@ -147,7 +147,9 @@ class SpecdiffDataModule(pl.LightningDataModule):
 
     Args:
         cache: the cache folder; the training set is then a ``specdiff.data.MixtureDataset`` over
-            its ``train`` split, validation and test its ``validation`` / ``test`` splits.
+            its ``train`` split, validation and test its ``validation`` / ``test`` splits (test
+            samples also carry the window's ``audio``, the reference of ``specdiff test``'s
+            evaluation; training and validation read log-mel only).
         corpora: corpus names to use from the cache (None: all).
         context: samples carry the previous 256 frames (for models with context).
         mixture_exponent, mixture_overrides: corpus weights (``specdiff.data.corpus_weights``).
