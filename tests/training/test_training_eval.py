@@ -103,3 +103,33 @@ def test_a_diffusion_model_with_context_gets_its_row(test_cache, tmp_path, monke
     assert "onset_f1" in row and "mrstft" in row
     assert float(cli.trainer.callback_metrics["test/logmel_l1"]) == pytest.approx(row["logmel_l1"],
                                                                                    rel=1e-5)
+
+
+def test_two_ddp_processes_write_every_window_and_score_them_once(test_cache, tmp_path):
+    """`specdiff test` with two CPU processes (gloo): both ranks' windows are in the table, and
+    the reference row equals a single-process run's."""
+    import subprocess
+    import sys
+
+    from conftest import child_env
+
+    common = ["test", "--config", str(REPO / "configs/gt_encoded.yaml"),
+              f"--data.init_args.cache={test_cache}", "--data.init_args.batch_size=1",
+              "--trainer.accelerator=cpu"]
+    runs = {"one": ["--trainer.devices=1"],
+            "two": ["--trainer.devices=2", "--trainer.strategy=ddp"]}
+    reports = {}
+    for name, extra in runs.items():
+        out = tmp_path / name
+        proc = subprocess.run([sys.executable, "-m", "specdiff", *common, *extra,
+                               f"--model.init_args.test_audio_dir={out}"], cwd=tmp_path,
+                              env=child_env(), capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        reports[name] = json.loads((out / "eval.json").read_text())
+        assert "| ground truth encoded |" in proc.stdout
+    one, two = reports["one"]["metrics"], reports["two"]["metrics"]
+    assert two["ground truth encoded"]["n_files"] == one["ground truth encoded"]["n_files"] >= 3
+    for key in ("onset_f1", "onset_offset_f1", "n_transcribed"):
+        assert two["ground truth"][key] == pytest.approx(one["ground truth"][key]), key
+    assert sorted(p.name for p in (tmp_path / "two/reference").iterdir()) == \
+        sorted(p.name for p in (tmp_path / "one/reference").iterdir())
