@@ -69,7 +69,9 @@ class DiffusionModule(EmaOptimization, SynthesisModule):
         super().__init__(num_logged, log_audio, vocoder, test_audio_dir, seed)
         self.save_hyperparameters(ignore=EVAL_OPTIONS)
         config = model_config(size, has_context=has_context, **(model_overrides or {}))
-        self.model = init_weights(SpectrogramDiffusion(config), init_seed)
+        # Adafactor's steps are relative to the parameter's RMS: no zero-initialised matrices there
+        self.model = init_weights(SpectrogramDiffusion(config), init_seed,
+                                  zero_output=optimizer == "adamw")
         self.ema = ema_copy(self.model)
 
     @property

@@ -30,15 +30,16 @@ def permuted_sinusoid_table(rows: int, dim: int, generator: torch.Generator,
 
 
 @torch.no_grad()
-def init_weights(model: nn.Module, seed: int = 0) -> nn.Module:
+def init_weights(model: nn.Module, seed: int = 0, zero_output: bool = True) -> nn.Module:
     """Re-initialise ``model`` in place for training from scratch; returns it.
 
     * Linear weights ~ N(0, 1/fan_in) (T5X ``variance_scaling(1, fan_in)``); attention queries get an
       extra 1/sqrt(head_dim), the factor T5 folds into the query instead of scaling the logits.
     * Embeddings ~ N(0, 1); norms = 1.
-    * A diffusion decoder's output projection and FiLM projections start at zero (the network
-      starts at eps = 0, the best constant guess, and every FiLM at the identity), which
-      shortens the start of training.
+    * With ``zero_output``, a diffusion decoder's output projection and FiLM projections start at
+      zero (the network starts at eps = 0, the best constant guess, and every FiLM at the
+      identity), which shortens the start of training with AdamW. Pass False for Adafactor: it
+      scales each step by lr * max(1e-3, RMS(param)), so a zero matrix would move ~1e-6 a step.
     * Frozen ``position_table`` parameters of a diffusion model get the permuted sinusoids; the
       autoregressive model keeps its fixed sinusoids (they are already set at construction).
     """
@@ -55,8 +56,9 @@ def init_weights(model: nn.Module, seed: int = 0) -> nn.Module:
             module.q.weight.mul_(module.head_dim**-0.5)
     if not isinstance(model, AutoregressiveModel):
         for name, param in model.named_parameters():
-            if name.startswith("decoder.") and name.endswith(("output_proj.weight",
-                                                              "film.proj.weight")):
+            zeroed = name.startswith("decoder.") and name.endswith(("output_proj.weight",
+                                                                   "film.proj.weight"))
+            if zero_output and zeroed:
                 param.zero_()
             if name.endswith("position_table"):
                 param.copy_(permuted_sinusoid_table(*param.shape, generator=g))
