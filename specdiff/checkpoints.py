@@ -345,8 +345,10 @@ def load_model(source: str | Path, *, device: str | torch.device | None = None,
     return model
 
 
-def save_model(model: SpectrogramDiffusion, path: str | Path) -> Path:
-    """Write ``model`` in our format (float32 unless the model is in another dtype)."""
+def save_model(model: torch.nn.Module, path: str | Path, kind: str = KIND) -> Path:
+    """Write ``model`` (any specdiff network with a ``.config``) in our format: one safetensors
+    file, metadata ``format``, ``version``, ``kind`` and the JSON config (float32 unless the model
+    is in another dtype)."""
     from safetensors.torch import save_file
 
     path = Path(path)
@@ -354,7 +356,7 @@ def save_model(model: SpectrogramDiffusion, path: str | Path) -> Path:
         raise SpecdiffError(f"{path}: the output must end in .safetensors")
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
-    meta = {"format": FORMAT, "version": FORMAT_VERSION, "kind": KIND,
+    meta = {"format": FORMAT, "version": FORMAT_VERSION, "kind": kind,
             "config": model.config.to_json()}
     save_file(state, str(path), metadata=meta)
     return path

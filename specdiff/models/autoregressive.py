@@ -190,19 +190,9 @@ class AutoregressiveModel(nn.Module):
     # ------------------------------------------------------------------ our checkpoint format
     def save_pretrained(self, path: str | Path) -> Path:
         """One ``.safetensors`` file, metadata ``format=specdiff, kind=autoregressive`` + JSON config."""
-        from safetensors.torch import save_file
+        from specdiff.checkpoints import save_model
 
-        from specdiff.checkpoints import FORMAT, FORMAT_VERSION
-
-        path = Path(path)
-        if path.suffix != ".safetensors":
-            raise SpecdiffError(f"{path}: the output must end in .safetensors")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        state = {k: v.detach().to("cpu").contiguous() for k, v in self.state_dict().items()}
-        meta = {"format": FORMAT, "version": FORMAT_VERSION, "kind": KIND,
-                "config": self.config.to_json()}
-        save_file(state, str(path), metadata=meta)
-        return path
+        return save_model(self, path, kind=KIND)
 
     @classmethod
     def from_pretrained(cls, path: str | Path, *, device: str | torch.device | None = None
