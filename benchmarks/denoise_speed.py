@@ -34,12 +34,7 @@ import subprocess  # noqa: E402
 import sys
 import time  # noqa: E402
 
-SIZES = {  # d_model, heads, head_dim, d_ff, layers (model.md §2)
-    "tiny": (32, 4, 8, 64, 2),
-    "small": (512, 6, 64, 1024, 8),
-    "base": (768, 12, 64, 2048, 12),
-}
-REFENV = "/work/refenv/bin/python"
+from diffusers_modules import REFENV, SIZES, build_diffusers_modules
 
 
 def _tokens(n_valid: int):
@@ -102,21 +97,9 @@ def worker_diffusers(args) -> dict:
     import statistics
 
     import torch
-    from diffusers import DDPMScheduler, T5FilmDecoder
-    from diffusers.pipelines.spectrogram_diffusion import (
-        SpectrogramContEncoder,
-        SpectrogramNotesEncoder,
-    )
+    from diffusers import DDPMScheduler
 
-    d, heads, dh, ff, layers = SIZES[args.config]
-    t5 = dict(d_model=d, num_heads=heads, d_kv=dh, d_ff=ff, num_layers=layers, dropout_rate=0.1,
-              feed_forward_proj="gated-gelu")
-    torch.manual_seed(0)
-    notes = SpectrogramNotesEncoder(max_length=2048, vocab_size=1536, **t5).eval()
-    cont = SpectrogramContEncoder(input_dims=128, targets_context_length=256, **t5).eval()
-    dec = T5FilmDecoder(input_dims=128, targets_length=256, max_decoder_noise_time=20000.0,
-                        d_model=d, num_layers=layers, num_heads=heads, d_kv=dh, d_ff=ff,
-                        dropout_rate=0.1).eval()
+    notes, cont, dec = build_diffusers_modules(args.config, train=False)
     sched = DDPMScheduler(beta_schedule="squaredcos_cap_v2", num_train_timesteps=1000,
                           variance_type="fixed_large", clip_sample=True)
     sched.set_timesteps(100)

@@ -27,8 +27,7 @@ import subprocess
 import sys
 import time
 
-SIZES = {"tiny": (32, 4, 8, 64, 2), "small": (512, 6, 64, 1024, 8), "base": (768, 12, 64, 2048, 12)}
-REFENV = "/work/refenv/bin/python"
+from diffusers_modules import REFENV, SIZES, build_diffusers_modules
 
 
 def make_batch(batch: int, n_tokens: int):
@@ -81,21 +80,7 @@ def worker_specdiff(args) -> dict:
 
 def worker_diffusers(args) -> dict:
     import torch
-    from diffusers import T5FilmDecoder
-    from diffusers.pipelines.spectrogram_diffusion import (
-        SpectrogramContEncoder,
-        SpectrogramNotesEncoder,
-    )
-
-    d, heads, dh, ff, layers = SIZES[args.config]
-    t5 = dict(d_model=d, num_heads=heads, d_kv=dh, d_ff=ff, num_layers=layers, dropout_rate=0.1,
-              feed_forward_proj="gated-gelu")
-    torch.manual_seed(0)
-    notes = SpectrogramNotesEncoder(max_length=2048, vocab_size=1536, **t5).train()
-    cont = SpectrogramContEncoder(input_dims=128, targets_context_length=256, **t5).train()
-    dec = T5FilmDecoder(input_dims=128, targets_length=256, max_decoder_noise_time=20000.0,
-                        d_model=d, num_layers=layers, num_heads=heads, d_kv=dh, d_ff=ff,
-                        dropout_rate=0.1).train()
+    notes, cont, dec = build_diffusers_modules(args.config, train=True)
     modules = torch.nn.ModuleList([notes, cont, dec])
     params = [p for p in modules.parameters() if p.requires_grad]
     opt = torch.optim.Adafactor(params, lr=1e-3, beta2_decay=-0.8)
