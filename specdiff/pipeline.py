@@ -37,8 +37,10 @@ from specdiff.audio import (
 )
 from specdiff.errors import SpecdiffError
 
-DEFAULT_MODEL: str | None = None
-"""The built-in model used when none is given (none exists yet)."""
+BUILTIN_MODEL = Path(__file__).with_name("assets") / "default_model.safetensors"
+"""The built-in model used when none is given: trained here on a FluidR3-rendered corpus
+(docs/default_model.md), stored as float16. It synthesizes with specdiff's own vocoder."""
+BUILTIN_VOCODER = "specdiff"
 DEFAULT_SAMPLER = "dpmpp_2m"
 DEFAULT_GUIDANCE = 2.0
 """Classifier-free guidance weight (official Colab and the port; the official code says 5.0)."""
@@ -82,25 +84,27 @@ def load_notes(midi: str | os.PathLike | object):
 
 def load_model(model=None, device: str | torch.device | None = None, port_config=None):
     """Resolve ``model``: a ``SpectrogramDiffusion`` or ``AutoregressiveModel``, a checkpoint
-    path (ours, diffusers layout, the port's ``.ckpt``) or hub id, or the default.
+    path (ours, diffusers layout, the port's ``.ckpt``) or hub id, or (None) the built-in model,
+    whose default vocoder is specdiff's own.
 
     ``port_config``: the port's YAML config for a ``.ckpt`` (None: sizes from the tensors).
 
     Raises:
-        SpecdiffError: no model given and no built-in one; a bad checkpoint.
+        SpecdiffError: a bad checkpoint (or the built-in one missing from the install).
     """
     from specdiff.checkpoints import load_any
     from specdiff.models import SpectrogramDiffusion
     from specdiff.models.autoregressive import AutoregressiveModel
 
     if model is None:
-        model = DEFAULT_MODEL
-        if model is None:
+        if not BUILTIN_MODEL.is_file():
             raise SpecdiffError(
-                "no model given and no built-in model exists yet; pass a checkpoint (a specdiff "
-                ".safetensors file, a diffusers-layout folder or a hub id)"
-            )
-    if not isinstance(model, (SpectrogramDiffusion, AutoregressiveModel)):
+                f"no model given and the built-in model {BUILTIN_MODEL} is missing (a partial "
+                "install?); pass a checkpoint (a specdiff .safetensors file, a diffusers-layout "
+                "folder or a hub id)")
+        model = load_any(BUILTIN_MODEL, device=device)
+        model.vocoder_path = BUILTIN_VOCODER
+    elif not isinstance(model, (SpectrogramDiffusion, AutoregressiveModel)):
         model = load_any(model, port_config=port_config, device=device)
     elif device is not None:
         model = model.to(device)
@@ -253,11 +257,13 @@ class _MelSaver:
         del self.array
 
 
-def _prepare(midi, model, vocoder, device, name_hint: str):
+def _prepare(midi, model, vocoder, device, name_hint: str, program: int | None = None,
+             program_map: dict[int, int] | None = None):
     from specdiff.codec import PORT_CODEC, tokenize_notes
+    from specdiff.instruments import orchestrate
     from specdiff.vocoders import load_vocoder
 
-    notes = load_notes(midi)
+    notes = orchestrate(load_notes(midi), program, program_map)
     model = load_model(model, device)
     if model.config.codec == "port-901":  # the port: its own codec, raw programs
         segments = tokenize_notes(notes, PORT_CODEC, program_map=False, name=name_hint)
@@ -295,6 +301,8 @@ def synthesize(
     batch_size: int = 8,
     progress: bool | None = None,
     tail_seconds: float = TAIL_SECONDS,
+    program: int | None = None,
+    program_map: dict[int, int] | None = None,
 ) -> tuple[np.ndarray, int]:
     """Synthesize a whole MIDI file in memory.
 
@@ -306,13 +314,17 @@ def synthesize(
         sampler, steps, guidance, seed, batch_size, progress: see ``generate_mels``.
         device: where the model runs (default: where it is).
         tail_seconds: audio kept after the last note's end, within the generated segments.
+        program, program_map: re-orchestrate first (``specdiff.instruments.orchestrate``):
+            ``program_map`` maps instrument keys (GM program, 128 = drums) to others, then
+            ``program`` (if given) replaces every pitched note's instrument.
 
     Returns:
         (audio (n,) float32 at the vocoder's rate, sample rate). n = min(segments * 81 920,
         ceil((end of the MIDI + tail_seconds) * 16 000)).
     """
     name = os.fspath(midi) if isinstance(midi, (str, os.PathLike)) else "notes"
-    notes, model, segments, vocoder = _prepare(midi, model, vocoder, device, name)
+    notes, model, segments, vocoder = _prepare(midi, model, vocoder, device, name, program,
+                                               program_map)
     options = dict(sampler=sampler, steps=steps, guidance=guidance, seed=seed,
                    batch_size=batch_size, progress=progress)
     _, pieces = _audio_stream(notes, model, segments, vocoder, options, tail_seconds)
@@ -334,6 +346,8 @@ def synthesize_to_file(
     batch_size: int = 8,
     progress: bool | None = None,
     tail_seconds: float = TAIL_SECONDS,
+    program: int | None = None,
+    program_map: dict[int, int] | None = None,
 ) -> SynthesisResult:
     """Synthesize a MIDI file straight to an audio file (and optionally its mel), streaming.
 
@@ -350,7 +364,8 @@ def synthesize_to_file(
     with contextlib.ExitStack() as stack:
         # Check the outputs before any expensive work.
         writer = stack.enter_context(AudioFileWriter(output, sample_rate=SAMPLE_RATE))
-        notes, model, segments, vocoder = _prepare(midi, model, vocoder, device, name)
+        notes, model, segments, vocoder = _prepare(midi, model, vocoder, device, name, program,
+                                                   program_map)
         if vocoder.sample_rate != SAMPLE_RATE:
             raise SpecdiffError(f"{output}: the vocoder's rate {vocoder.sample_rate} Hz is not "
                                 f"{SAMPLE_RATE} Hz")

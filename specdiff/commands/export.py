@@ -13,13 +13,19 @@ def register(subparsers) -> None:
     parser.add_argument("-o", "--output", required=True, help="output .safetensors file")
     parser.add_argument("--no-ema", action="store_true",
                         help="export the raw trained weights instead of their moving average")
+    parser.add_argument("--dtype", choices=("float32", "float16", "bfloat16"), default="float32",
+                        help="storage type of the weights (float16 halves the file; they load "
+                             "back as float32) (default: float32)")
     parser.set_defaults(func=run)
 
 
 def run(args) -> int:
+    import torch
+
     from specdiff.training.export import export_checkpoint
 
-    model = export_checkpoint(args.checkpoint, args.output, use_ema=not args.no_ema)
+    model = export_checkpoint(args.checkpoint, args.output, use_ema=not args.no_ema,
+                              dtype=getattr(torch, args.dtype))
     n = sum(p.numel() for p in model.parameters())
     print(f"{args.output}: {type(model).__name__}, {n:,} parameters")
     return 0

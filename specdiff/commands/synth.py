@@ -18,7 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--model", default=None,
                         help="a specdiff .safetensors file, a diffusers-layout folder, a hub id or "
                              "a Lightning .ckpt of the unofficial PyTorch port (diffusion or "
-                             "autoregressive) (default: the built-in model)")
+                             "autoregressive) (default: the built-in model, which ships with specdiff)")
     parser.add_argument("--port-config", default=None, metavar="CONFIG.yaml",
                         help="for a port .ckpt: the run's LightningCLI config.yaml (without it "
                              "the sizes come from the tensors, with head width 64)")
@@ -30,9 +30,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="classifier-free guidance weight, 1 = none (default: 2.0)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     parser.add_argument("--vocoder", default=None,
-                        help="griffin-lim, a SoundStream .onnx file or a folder with "
-                             "melgan/model.onnx (default: the model folder's melgan/model.onnx "
-                             "if any, else griffin-lim)")
+                        help="specdiff (our neural vocoder), griffin-lim, a specdiff vocoder "
+                             ".safetensors, a SoundStream .onnx file or a folder with "
+                             "melgan/model.onnx (default: specdiff for the built-in model, the "
+                             "model folder's melgan/model.onnx if any, else griffin-lim)")
+    parser.add_argument("--program", default=None, metavar="INSTRUMENT",
+                        help="play every pitched part on one instrument: a GM program number "
+                             "0-127 or name, e.g. 40 or violin (drums stay drums)")
+    parser.add_argument("--program-map", default=None, metavar="OLD:NEW,...",
+                        help="re-orchestrate part by part: GM programs or names, 'drums' for the "
+                             "kit, e.g. '0:40' (piano plays violin) or 'piano:flute,drums:marimba'"
+                             "; applied before --program")
     parser.add_argument("--device", default=None, help="torch device, e.g. cpu or cuda")
     parser.add_argument("--batch-size", type=int, default=8,
                         help="segments generated together by models without context (default 8)")
@@ -53,6 +61,17 @@ def _check_choices(args: argparse.Namespace) -> None:
         raise SpecdiffError(f"--sampler {args.sampler}: expected one of {', '.join(SAMPLERS)}")
     if args.steps is not None and args.steps < 1:
         raise SpecdiffError(f"--steps {args.steps}: expected a positive number")
+    if args.program is not None:
+        from specdiff.instruments import DRUMS, parse_instrument
+
+        args.program = parse_instrument(args.program)
+        if args.program == DRUMS:
+            raise SpecdiffError("--program drums: pitched parts cannot all become drums; use "
+                                "--program-map for single parts")
+    if args.program_map is not None:
+        from specdiff.instruments import parse_program_map
+
+        args.program_map = parse_program_map(args.program_map)
     if args.batch_size < 1:
         raise SpecdiffError(f"--batch-size {args.batch_size}: expected a positive number")
     if args.plot is not None:
@@ -106,10 +125,14 @@ def run(args: argparse.Namespace) -> int:
             result = synthesize_to_file(
                 args.midi, args.output, model, save_mel=mel_path, vocoder=args.vocoder,
                 seed=args.seed, device=args.device, batch_size=args.batch_size,
-                progress=False if args.no_progress else None, **options)
+                progress=False if args.no_progress else None, program=args.program,
+                program_map=args.program_map, **options)
         for warning in caught:
             print(f"specdiff synth: warning: {warning.message}", file=sys.stderr)
         if args.plot is not None:
-            _plot(load_notes(args.midi), result.mel_path, result.num_samples, args.plot)
+            from specdiff.instruments import orchestrate
+
+            notes = orchestrate(load_notes(args.midi), args.program, args.program_map)
+            _plot(notes, result.mel_path, result.num_samples, args.plot)
     print(f"wrote {result.path} ({result.seconds:.2f} s, {result.num_segments} segments)")
     return 0

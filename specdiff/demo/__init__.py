@@ -9,23 +9,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from specdiff.demo.gm import (
+from specdiff.demo.limits import DemoLimits, load_upload
+from specdiff.demo.runner import Rendering, RenderSettings, load_model, synthesize_notes
+from specdiff.demo.tracks import Track, summarize_tracks, tracks_markdown
+from specdiff.instruments import (
     DRUMS,
     GM_PROGRAM_NAMES,
     instrument_choices,
     instrument_key,
+    instrument_keys,
     instrument_label,
     instrument_name,
     pitch_name,
-)
-from specdiff.demo.limits import DemoLimits, load_upload
-from specdiff.demo.runner import Rendering, RenderSettings, load_model, synthesize_notes
-from specdiff.demo.tracks import (
-    Track,
-    instrument_keys,
     reassign_instruments,
-    summarize_tracks,
-    tracks_markdown,
 )
 
 

@@ -15,7 +15,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from specdiff.demo.gm import instrument_choices, instrument_name
 from specdiff.demo.limits import DemoLimits, load_upload
 from specdiff.demo.runner import (
     RenderSettings,
@@ -24,8 +23,9 @@ from specdiff.demo.runner import (
     sampler_defaults,
     synthesize_notes,
 )
-from specdiff.demo.tracks import reassign_instruments, summarize_tracks, tracks_markdown
+from specdiff.demo.tracks import summarize_tracks, tracks_markdown
 from specdiff.errors import SpecdiffError
+from specdiff.instruments import instrument_choices, instrument_name, reassign_instruments
 
 # Instruments that get their own menu; further ones keep their instrument (the page says so).
 MAX_TRACKS = 16

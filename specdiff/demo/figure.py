@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from specdiff.demo.gm import instrument_name
+from specdiff.instruments import instrument_name
 
 
 def render_figure(
@@ -39,7 +39,7 @@ def make_figure(sequence: Any, mel: np.ndarray, frame_rate: float = 50.0, dpi: i
     from matplotlib.figure import Figure
 
     from specdiff.audio import MAX_LOG_MEL, MIN_LOG_MEL
-    from specdiff.demo.tracks import instrument_keys
+    from specdiff.instruments import instrument_keys
 
     mel = np.asarray(mel)
     seconds = mel.shape[0] / frame_rate

@@ -25,8 +25,10 @@ def read_checkpoint(path: str | Path) -> dict:
                             f"{str(error).splitlines()[0] if str(error) else ''})") from None
 
 
-def export_checkpoint(checkpoint: str | Path, output: str | Path, use_ema: bool = True):
-    """Write the EMA (or raw, ``use_ema=False``) weights of a training checkpoint in our format.
+def export_checkpoint(checkpoint: str | Path, output: str | Path, use_ema: bool = True,
+                      dtype: torch.dtype = torch.float32):
+    """Write the EMA (or raw, ``use_ema=False``) weights of a training checkpoint in our format,
+    stored as ``dtype`` (float16 halves the file; loading casts back to the model's dtype).
 
     Returns:
         The exported model (``SpectrogramDiffusion`` or ``AutoregressiveModel``), in eval mode.
@@ -50,5 +52,5 @@ def export_checkpoint(checkpoint: str | Path, output: str | Path, use_ema: bool 
         model.load_state_dict(state)
     except RuntimeError as error:
         raise SpecdiffError(f"{checkpoint}: weights do not match the config ({error})") from None
-    model.eval().save_pretrained(output)
-    return model
+    model.eval().to(dtype).save_pretrained(output)
+    return model.float()
