@@ -19,14 +19,8 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 
-def collate(samples: Sequence[Mapping[str, Any]], trim_padding: bool = True) -> dict[str, torch.Tensor]:
+def collate(samples: Sequence[Mapping[str, Any]]) -> dict[str, torch.Tensor]:
     """Stack samples; tokens are right-padded with 0 to the longest in the batch.
-
-    With ``trim_padding`` the trailing columns that are PAD in every row are dropped: the windows
-    of the cache come padded to 2048 tokens while a 5.12 s segment has ~200 (90 % under 400), and
-    the encoder's cost grows with the length. Exact for models that mask PAD keys (every model
-    but the unofficial port's, whose id 0 is a real token): positions are absolute and a PAD
-    query only feeds masked keys.
 
     Returns:
         ``tokens`` (B, L) int64, ``target`` (B, T, C) float32 and, when the samples have them,
@@ -34,8 +28,6 @@ def collate(samples: Sequence[Mapping[str, Any]], trim_padding: bool = True) -> 
         Any other tensor-like key with equal shapes is stacked as well.
     """
     tokens = [torch.as_tensor(np.asarray(s["tokens"]), dtype=torch.int64).reshape(-1) for s in samples]
-    if trim_padding:
-        tokens = [t[: int(torch.nonzero(t).max()) + 1] if t.any() else t[:0] for t in tokens]
     length = max(1, max(len(t) for t in tokens))
     batch: dict[str, torch.Tensor] = {"tokens": torch.zeros(len(samples), length, dtype=torch.int64)}
     for i, t in enumerate(tokens):

@@ -44,7 +44,7 @@ def test_overfitting_one_segment_then_sampling_reproduces_it(tmp_path, monkeypat
     segment = render_segments(tmp_path / "render", frames=FRAMES, hop_frames=FRAMES,
                               max_segments=3)[2]  # a window with notes and a full context
     torch.save([segment], tmp_path / "one.pt")
-    sizes = dict(dropout=0.0, d_model=64, head_dim=16, d_ff=128, target_length=FRAMES,
+    sizes = dict(dropout=0.0, d_model=128, head_dim=32, d_ff=256, target_length=FRAMES,
                  context_length=FRAMES)
     ds = (f"{{class_path: training_data.SavedSegments, init_args: "
           f"{{path: {tmp_path / 'one.pt'}, repeat: 8}}}}")
@@ -52,6 +52,7 @@ def test_overfitting_one_segment_then_sampling_reproduces_it(tmp_path, monkeypat
         f"model:\n  init_args:\n    model_overrides: {sizes}\n    cond_drop_prob: 0.0\n"
         f"data:\n  init_args:\n    batch_size: 8\n    train: {ds}\n    val: {ds}\n")
     assert main(["fit", "--config", str(TINY), "--config", "one.yaml", f"--trainer.max_steps={STEPS}",
+                 "--model.init_args.lr=1e-3", "--model.init_args.warmup_steps=50",
                  "--trainer.val_check_interval=400", "--model.init_args.num_logged=0"]) == 0
     assert main(["export", "runs/tiny/checkpoints/last.ckpt", "-o", "one.safetensors"]) == 0
     trained = sample_l1(SpectrogramDiffusion.from_pretrained("one.safetensors"), segment)

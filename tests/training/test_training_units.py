@@ -49,21 +49,6 @@ def test_collate_pads_tokens_and_fills_a_missing_context_mask():
     assert batch["target"].shape == (2, 4, 3) and batch["context_mask"].all()
 
 
-def test_collate_trims_trailing_padding_and_the_loss_does_not_change():
-    from specdiff.training import DiffusionModule
-
-    gen = torch.Generator().manual_seed(0)
-    samples = [{"tokens": torch.cat([torch.randint(2, 1000, (n,), generator=gen),
-                                     torch.zeros(64 - n, dtype=torch.int64)]),
-                "target": torch.rand(256, 128, generator=gen) * 2 - 1} for n in (9, 20)]
-    trimmed, padded = collate(samples), collate(samples, trim_padding=False)
-    assert trimmed["tokens"].shape == (2, 20) and padded["tokens"].shape == (2, 64)
-    assert torch.equal(trimmed["tokens"], padded["tokens"][:, :20])
-    module = DiffusionModule(size="tiny", has_context=False, model_overrides={"dropout": 0.0})
-    losses = [module.loss(module.model, b, torch.Generator().manual_seed(1)) for b in (trimmed, padded)]
-    torch.testing.assert_close(losses[0], losses[1], rtol=1e-5, atol=1e-6)
-
-
 def test_drop_conditions_pads_tokens_and_masks_context_of_dropped_rows_only():
     batch = {"tokens": torch.tensor([[3, 4], [5, 6]]), "context_mask": torch.ones(2, 3, dtype=torch.bool)}
     out = drop_conditions(batch, torch.tensor([False, True]))
