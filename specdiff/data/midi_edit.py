@@ -56,6 +56,38 @@ def set_programs(midi, programs: dict[tuple[int, int], int]) -> None:
                                          time=0))
 
 
+def end_at_last_note(midi) -> int:
+    """In place: drop every event after the last note or sustain-pedal event and end each
+    track there. FluidSynth plays a file to its longest track's end, so a track that ends
+    minutes after its last note renders minutes of silence. Returns the ticks removed from the
+    file's length (0 if it already ended there)."""
+    import mido
+
+    def sounding(msg) -> bool:
+        return msg.type in ("note_on", "note_off") or (
+            msg.type == "control_change" and msg.control == 64)
+
+    last, length = 0, 0
+    for track in midi.tracks:
+        tick = 0
+        for msg in track:
+            tick += msg.time
+            if sounding(msg):
+                last = max(last, tick)
+        length = max(length, tick)
+    for ti, track in enumerate(midi.tracks):
+        kept, tick = mido.MidiTrack(), 0
+        for msg in track:
+            tick += msg.time
+            if tick > last or msg.type == "end_of_track":
+                continue
+            kept.append(msg)
+        ended = sum(msg.time for msg in kept)
+        kept.append(mido.MetaMessage("end_of_track", time=max(0, min(tick, last) - ended)))
+        midi.tracks[ti] = kept
+    return length - last
+
+
 def save_midi(midi, path: str | Path) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from specdiff.data.midi import read_midi_tracks
-from specdiff.data.midi_edit import open_midi, save_midi, set_programs, voices
+from specdiff.data.midi_edit import end_at_last_note, open_midi, save_midi, set_programs, voices
 from specdiff.data.problems import Problems
 from specdiff.data.rendered import MANIFEST
 from specdiff.errors import SpecdiffError
@@ -137,6 +137,7 @@ def render_file(source: Path, uid: str, out_dir: Path, config: RenderConfig,
         rng = random.Random(zlib.crc32(f"{config.seed}/{uid}".encode()))
         programs = {(t, c): rng.choice(config.programs) for t, c, _ in found}
         set_programs(midi, programs)
+    end_at_last_note(midi)  # else FluidSynth renders silence up to a late end of track
     midi_out = out_dir / "midi" / f"{uid}.mid"
     save_midi(midi, midi_out)
     try:

@@ -124,3 +124,27 @@ def test_output_inside_input_folder_is_not_re_rendered(tmp_path: Path):
     assert render_corpus([src], out, config, jobs=2, progress=False).rendered == 6
     again = render_corpus([src], out, config, jobs=2, progress=False)
     assert again.rendered == 0 and again.skipped_existing == 6 and not again.problems
+
+
+def test_a_track_ending_long_after_its_last_note_renders_only_the_music(tmp_path: Path):
+    import mido
+
+    from specdiff.data.midi_edit import end_at_last_note
+
+    src = tmp_path / "in"
+    write_midi(src / "late_end.mid", [{"notes": [(0.5, 1.5, 60), (1.0, 2.0, 64)], "program": 0}])
+    midi = mido.MidiFile(str(src / "late_end.mid"))
+    midi.tracks[-1][-1].time += 600 * midi.ticks_per_beat * 2  # end of track 10 min later
+    midi.save(str(src / "late_end.mid"))
+    assert mido.MidiFile(str(src / "late_end.mid")).length > 600
+
+    trimmed = mido.MidiFile(str(src / "late_end.mid"))
+    assert end_at_last_note(trimmed) > 0 and end_at_last_note(trimmed) == 0  # idempotent
+    assert abs(trimmed.length - 2.0) < 0.01
+    assert sum(m.type == "note_on" for t in trimmed.tracks for m in t) == 2
+
+    report = render_corpus([src], tmp_path / "out", RenderConfig(str(SF2), tail=1.0),
+                           progress=False)
+    assert report.rendered == 1 and not report.problems
+    entry = json.loads((tmp_path / "out" / "manifest.jsonl").read_text())
+    assert abs(entry["duration"] - 3.0) < 0.05
