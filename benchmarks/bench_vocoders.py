@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import struct
 import subprocess
 import tempfile
 import time
@@ -23,47 +22,28 @@ import numpy as np
 import torch
 
 from specdiff.audio import load_audio, log_mel
+from specdiff.data.notes import make_notes
+from specdiff.evaluation import write_notes_midi
 from specdiff.vocoders import GriffinLim
 
 SOUNDFONT = "/usr/share/sounds/sf2/TimGM6mb.sf2"
 
 
-def _vlq(value: int) -> bytes:
-    out = [value & 0x7F]
-    value >>= 7
-    while value:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    return bytes(reversed(out))
-
-
 def write_song(path: Path, seconds: float, seed: int = 0) -> None:
     """A random 120 bpm piece: piano chords, a string line, bass, and drums."""
     rng = np.random.default_rng(seed)
-    beats = int(seconds * 2)
-    events = [(0, 0, bytes([0xC0 | ch, prog])) for ch, prog in ((0, 0), (1, 48), (2, 33))]
+    rows = []  # (start s, end s, pitch, velocity, program, is_drum); a beat is 0.5 s
     root = 60
-    for beat in range(beats):
+    for beat in range(int(seconds * 2)):
+        t = beat * 0.5
         if beat % 4 == 0:
             root = 55 + int(rng.integers(0, 10))
-            for pitch in (root, root + 4, root + 7):
-                events += [(beat * 480, 2, bytes([0x90, pitch, 80])),
-                           (beat * 480 + 1800, 1, bytes([0x80, pitch, 0]))]
-            events += [(beat * 480, 2, bytes([0x92, root - 24, 90])),
-                       (beat * 480 + 1900, 1, bytes([0x82, root - 24, 0]))]
+            rows += [(t, t + 1.875, pitch, 80, 0, False) for pitch in (root, root + 4, root + 7)]
+            rows.append((t, t + 1900 / 960, root - 24, 90, 33, False))
         melody = root + 12 + int(rng.choice([0, 2, 4, 5, 7, 9]))
-        events += [(beat * 480, 2, bytes([0x91, melody, 70])),
-                   (beat * 480 + 470, 1, bytes([0x81, melody, 0]))]
-        drum = 36 if beat % 2 == 0 else 38
-        events += [(beat * 480, 2, bytes([0x99, drum, 100])), (beat * 480 + 100, 1,
-                                                               bytes([0x89, drum, 0]))]
-    track, last = b"\x00\xff\x51\x03" + (500000).to_bytes(3, "big"), 0
-    for tick, _, data in sorted(events, key=lambda e: e[:2]):
-        track += _vlq(tick - last) + data
-        last = tick
-    track += b"\x00\xff\x2f\x00"
-    path.write_bytes(b"MThd" + struct.pack(">IHHH", 6, 0, 1, 480) + b"MTrk"
-                     + struct.pack(">I", len(track)) + track)
+        rows.append((t, t + 470 / 960, melody, 70, 48, False))
+        rows.append((t, t + 100 / 960, 36 if beat % 2 == 0 else 38, 100, 0, True))
+    write_notes_midi(make_notes(rows), path)
 
 
 def spectral_convergence(reference: torch.Tensor, estimate: torch.Tensor) -> float:

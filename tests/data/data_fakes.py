@@ -28,6 +28,8 @@ def write_audio(path: Path, seconds: float, rate: int = RATE, freq: float = 440.
 def write_midi(path: Path, tracks: list[dict], tpq: int = 480, tempo: int = 500000) -> None:
     """Format-1 MIDI: a meta track, then one track per dict with keys ``notes`` ([(start s,
     end s, pitch)]), optional ``program``, ``channel`` and ``pedal`` ([(time s, value)])."""
+    # Not tests/midi_files.py (format 0, notes only): the fakes copy the released corpora's
+    # layout, a meta track plus one track per part, with sustain-pedal events.
     midi = mido.MidiFile(type=1, ticks_per_beat=tpq)
     meta = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=tempo, time=0)])
     midi.tracks.append(meta)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from midi_files import midi_bytes, smf
 
 from specdiff.codec import NoteSequence, read_midi
 from specdiff.demo import (
@@ -28,25 +29,9 @@ from specdiff.errors import SpecdiffError
 EXAMPLE = Path(__file__).parents[2] / "specdiff" / "demo" / "examples" / "quartet.mid"
 
 
-def _smf(track: bytes, division: int = 480) -> bytes:
-    """A one-track Standard MIDI File around raw track event bytes."""
-    header = b"MThd" + (6).to_bytes(4, "big") + (0).to_bytes(2, "big") + (1).to_bytes(2, "big")
-    header += division.to_bytes(2, "big")
-    track += b"\x00\xff\x2f\x00"  # end of track
-    return header + b"MTrk" + len(track).to_bytes(4, "big") + track
-
-
-def _vlq(value: int) -> bytes:
-    out = [value & 0x7F]
-    while value > 0x7F:
-        value >>= 7
-        out.append(0x80 | (value & 0x7F))
-    return bytes(reversed(out))
-
-
 def _one_note(seconds: float) -> bytes:
-    """Program 40 (violin), one A4 lasting ``seconds`` at the default 120 bpm (960 ticks/s)."""
-    return _smf(b"\x00\xc0\x28" + b"\x00\x90\x45\x64" + _vlq(int(seconds * 960)) + b"\x80\x45\x00")
+    """Program 40 (violin), one A4 lasting ``seconds`` at 120 bpm."""
+    return midi_bytes([(0, 40, 69, 100, 0.0, seconds)])
 
 
 def test_general_midi_names():
@@ -126,7 +111,7 @@ def test_load_upload_accepts_midi(tmp_path):
         (b"RIFF\x00\x00\x00\x00WAVEfmt ", "notes.txt: not a MIDI file"),
         (b"", "notes.txt: not a MIDI file"),
         (b"MThd\x00\x00\x00\x06\x00", "notes.txt"),  # truncated header: the codec's message
-        (_smf(b"\x00\xc0\x00"), "notes.txt: the MIDI file has no notes"),
+        (smf(b"\x00\xc0\x00"), "notes.txt: the MIDI file has no notes"),
     ],
 )
 def test_load_upload_rejects_bad_files_naming_them(tmp_path, content, message):

@@ -1,9 +1,10 @@
-"""Shared fixtures: small MIDI files written with symusic and rendered with FluidSynth."""
+"""Shared fixtures: small MIDI files (tests/midi_files.py) rendered with FluidSynth."""
 
 import shutil
 import subprocess
 from pathlib import Path
 
+import midi_files
 import numpy as np
 import pytest
 import soundfile as sf
@@ -11,26 +12,18 @@ import soundfile as sf
 SOUNDFONT = Path("/usr/share/sounds/sf2/TimGM6mb.sf2")
 
 
-def write_midi(path: Path, seed: int, drums: bool = False, bars: int = 2) -> Path:
-    """A 120 bpm two-part MIDI (piano eighths, strings quarters), optionally with a drum track."""
-    import symusic
-
+def write_song(path: Path, seed: int, drums: bool = False, bars: int = 2) -> Path:
+    """A 120 bpm two-part MIDI (piano eighths, strings quarters), optionally with a drum part."""
     rng = np.random.default_rng(seed)
-    score = symusic.Score(480)
-    score.tempos.append(symusic.Tempo(0, 120))
-    piano, strings = symusic.Track(program=0), symusic.Track(program=48)
-    for i in range(8 * bars):
-        piano.notes.append(symusic.Note(i * 240, 220, int(rng.integers(48, 72)), 90))
-    for i in range(4 * bars):
-        strings.notes.append(symusic.Note(i * 480, 400, int(rng.integers(62, 84)), 80))
-    score.tracks.extend([piano, strings])
+    tick = 1 / midi_files.TICKS_PER_SECOND
+    notes = [(0, 0, int(rng.integers(48, 72)), 90, i * 0.25, i * 0.25 + 220 * tick)
+             for i in range(8 * bars)]
+    notes += [(1, 48, int(rng.integers(62, 84)), 80, i * 0.5, i * 0.5 + 400 * tick)
+              for i in range(4 * bars)]
     if drums:
-        kit = symusic.Track(program=0, is_drum=True)
-        for i in range(8 * bars):
-            kit.notes.append(symusic.Note(i * 240, 60, (36, 38, 42)[i % 3], 100))
-        score.tracks.append(kit)
-    score.dump_midi(str(path))
-    return path
+        notes += [(9, 0, (36, 38, 42)[i % 3], 100, i * 0.25, i * 0.25 + 60 * tick)
+                  for i in range(8 * bars)]
+    return midi_files.write_midi(path, notes)
 
 
 def render(midi: Path, wav: Path) -> np.ndarray:
@@ -50,7 +43,7 @@ def rendered(tmp_path_factory):
     root = tmp_path_factory.mktemp("rendered")
     songs = {}
     for seed, stem in enumerate(("song_a", "song_b", "song_c")):
-        midi = write_midi(root / f"{stem}.mid", seed, drums=stem == "song_c")
+        midi = write_song(root / f"{stem}.mid", seed, drums=stem == "song_c")
         wav = root / f"{stem}.wav"
         songs[stem] = (midi, wav, render(midi, wav))
     return songs

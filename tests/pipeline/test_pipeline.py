@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import os
 import signal
-import struct
 from pathlib import Path
 
+import midi_files
 import numpy as np
 import pytest
 import soundfile as sf
@@ -25,29 +25,10 @@ NOTES = [(0, 0, 60 + k % 12, 100, 0.5 * k, 0.5 * k + 0.8) for k in range(20)] + 
 END = 11.0
 
 
-def _vlq(value: int) -> bytes:
-    out = [value & 0x7F]
-    value >>= 7
-    while value:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    return bytes(reversed(out))
-
-
 def write_midi(path: Path, notes=NOTES) -> Path:
-    """Format-0 MIDI at 120 bpm, 480 ticks per beat (so 960 ticks per second)."""
-    events = [(0, 0, bytes([0xC0 | ch, prog])) for ch, prog in sorted({n[:2] for n in notes})]
-    for ch, _, pitch, velocity, start, end in notes:
-        events.append((round(start * 960), 2, bytes([0x90 | ch, pitch, velocity])))
-        events.append((round(end * 960), 1, bytes([0x80 | ch, pitch, 0])))
-    track, last = b"\x00\xff\x51\x03" + (500000).to_bytes(3, "big"), 0
-    for tick, _, data in sorted(events, key=lambda e: e[:2]):
-        track += _vlq(tick - last) + data
-        last = tick
-    track += b"\x00\xff\x2f\x00"
-    path.write_bytes(b"MThd" + struct.pack(">IHHH", 6, 0, 1, 480) + b"MTrk"
-                     + struct.pack(">I", len(track)) + track)
-    return path
+    """``midi_files.write_midi`` (120 bpm, 960 ticks per second) with this module's NOTES by
+    default; test_orchestration and test_builtin_model import it from here."""
+    return midi_files.write_midi(path, notes)
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from midi_files import write_midi
 
 from specdiff.cli import main
 
@@ -31,8 +32,6 @@ def hub_model(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def midi(tmp_path_factory) -> Path:
-    from test_pipeline import write_midi
-
     return write_midi(tmp_path_factory.mktemp("midi") / "song.mid", NOTES)
 
 

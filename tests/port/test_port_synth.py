@@ -2,48 +2,27 @@
 
 from __future__ import annotations
 
-import struct
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from midi_files import write_midi
 
 from specdiff.cli import main
 from specdiff.models import SpectrogramDiffusion
 
 PORT = Path(__file__).resolve().parents[1] / "fixtures" / "port"
-# (channel, program, pitch, start s, end s): piano, bass and strings over two 5.12 s segments
-NOTES = [(0, 0, 60, 0.0, 1.0), (0, 0, 64, 0.5, 6.0), (1, 33, 40, 1.0, 2.5),
-         (2, 48, 67, 4.9, 6.3)]
-SHORT = [(0, 0, 60, 0.0, 1.0), (1, 33, 40, 0.5, 2.0)]  # one segment: the CLI tests vocode less
-
-
-def write_midi(path: Path, notes=NOTES) -> Path:
-    """Format-0 MIDI, 120 bpm, 480 ticks per beat (960 ticks per second)."""
-    events = [(0, 0, bytes([0xC0 | ch, prog])) for ch, prog in sorted({n[:2] for n in notes})]
-    for ch, _, pitch, start, end in notes:
-        events += [(round(start * 960), 2, bytes([0x90 | ch, pitch, 100])),
-                   (round(end * 960), 1, bytes([0x80 | ch, pitch, 0]))]
-    track, last = b"", 0
-    for tick, _, data in sorted(events, key=lambda e: e[:2]):
-        delta, vlq = tick - last, []
-        while True:
-            vlq.insert(0, (delta & 0x7F) | (0x80 if vlq else 0))
-            delta >>= 7
-            if not delta:
-                break
-        track += bytes(vlq) + data
-        last = tick
-    track += b"\x00\xff\x2f\x00"
-    path.write_bytes(b"MThd" + struct.pack(">IHHH", 6, 0, 1, 480) + b"MTrk"
-                     + struct.pack(">I", len(track)) + track)
-    return path
+# (channel, program, pitch, velocity, start s, end s): piano, bass and strings over two 5.12 s
+# segments
+NOTES = [(0, 0, 60, 100, 0.0, 1.0), (0, 0, 64, 100, 0.5, 6.0), (1, 33, 40, 100, 1.0, 2.5),
+         (2, 48, 67, 100, 4.9, 6.3)]
+SHORT = [(0, 0, 60, 100, 0.0, 1.0), (1, 33, 40, 100, 0.5, 2.0)]  # one segment: CLI vocodes less
 
 
 @pytest.fixture(scope="module")
 def midi(tmp_path_factory) -> Path:
-    return write_midi(tmp_path_factory.mktemp("midi") / "song.mid")
+    return write_midi(tmp_path_factory.mktemp("midi") / "song.mid", NOTES)
 
 
 @pytest.fixture(scope="module")

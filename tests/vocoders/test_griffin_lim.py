@@ -3,48 +3,24 @@
 from __future__ import annotations
 
 import shutil
-import struct
 import subprocess
 from pathlib import Path
 
 import pytest
 import torch
+from midi_files import write_midi
 
 from specdiff.audio import load_audio, log_mel, mel_matrix, stft, stft_magnitude
 from specdiff.vocoders import GriffinLim, istft, mel_to_linear
 
 SOUNDFONT = Path("/usr/share/sounds/sf2/TimGM6mb.sf2")
 
-# (channel, program, pitch, velocity, start beat, end beat) at 120 bpm: piano, viola, drums.
+# (channel, program, pitch, velocity, start s, end s) at 120 bpm: piano, viola, drums.
 NOTES = [
-    (0, 0, 60, 100, 0.0, 1.0), (0, 0, 64, 90, 1.0, 2.0), (0, 0, 67, 90, 2.0, 3.5),
-    (1, 41, 72, 80, 0.5, 3.0), (1, 41, 76, 80, 3.0, 4.0),
-    (9, 0, 36, 110, 0.0, 0.2), (9, 0, 38, 100, 1.0, 1.2), (9, 0, 42, 90, 2.0, 2.1),
+    (0, 0, 60, 100, 0.0, 0.5), (0, 0, 64, 90, 0.5, 1.0), (0, 0, 67, 90, 1.0, 1.75),
+    (1, 41, 72, 80, 0.25, 1.5), (1, 41, 76, 80, 1.5, 2.0),
+    (9, 0, 36, 110, 0.0, 0.1), (9, 0, 38, 100, 0.5, 0.6), (9, 0, 42, 90, 1.0, 1.05),
 ]
-
-
-def _vlq(value: int) -> bytes:
-    out = [value & 0x7F]
-    value >>= 7
-    while value:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    return bytes(reversed(out))
-
-
-def write_midi(path: Path, notes=NOTES, ticks_per_beat: int = 480) -> None:
-    """A format-0 Standard MIDI File with program changes and the given notes (120 bpm)."""
-    events = [(0, 0, bytes([0xC0 | ch, prog])) for ch, prog in sorted({n[:2] for n in notes})]
-    for ch, _, pitch, velocity, start, end in notes:
-        events.append((round(start * ticks_per_beat), 2, bytes([0x90 | ch, pitch, velocity])))
-        events.append((round(end * ticks_per_beat), 1, bytes([0x80 | ch, pitch, 0])))
-    track, last = b"\x00\xff\x51\x03" + (500000).to_bytes(3, "big"), 0
-    for tick, _, data in sorted(events, key=lambda e: e[:2]):
-        track += _vlq(tick - last) + data
-        last = tick
-    track += b"\x00\xff\x2f\x00"
-    header = b"MThd" + struct.pack(">IHHH", 6, 0, 1, ticks_per_beat)
-    path.write_bytes(header + b"MTrk" + struct.pack(">I", len(track)) + track)
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +28,7 @@ def rendered(tmp_path_factory) -> torch.Tensor:
     if shutil.which("fluidsynth") is None or not SOUNDFONT.is_file():
         pytest.skip("needs Debian fluidsynth and timgm6mb-soundfont (installed by .ci/run)")
     folder = tmp_path_factory.mktemp("render")
-    write_midi(folder / "in.mid")
+    write_midi(folder / "in.mid", NOTES)
     subprocess.run(
         ["fluidsynth", "-ni", "-q", "-r", "16000", "-F", str(folder / "out.wav"), str(SOUNDFONT),
          str(folder / "in.mid")],
