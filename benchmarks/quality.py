@@ -1,0 +1,241 @@
+"""Synthesis quality on held-out rendered music: the original audio, ground truth encoded (true
+mel -> specdiff's vocoder, and -> Griffin-Lim) and a diffusion model (fast and 1000-step samplers),
+all scored the same way in one run.
+
+For each chosen test-split file of a ``specdiff render`` corpus (pieces never heard in training),
+the first ``--seconds`` of the piece are used: the FluidSynth audio is the original; the MIDI's
+notes up to that time are synthesized by the model (whole-file pipeline, context chained).
+Metrics against the original / the input MIDI:
+
+* onset F1 and onset+offset F1 of basic-pitch's transcription vs the MIDI (mir_eval, pitched notes);
+* log-mel L1 and multi-resolution STFT distance vs the original audio;
+* Frechet distance between Gaussians fitted to all log-mel frames (128-d) of a system and of the
+  originals ("Frechet mel distance"; a distribution score, unlike the paired L1).
+
+    python benchmarks/quality.py --corpus /work/corpus/rendered [--files 12] [--seconds 10.24]
+        [--model default] [--ddpm-files 4] [--systems original,gt-specdiff,gt-griffin-lim,model-20]
+        [--plot-dir docs/quality] [--json results.json]
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# Keep this folder off the import path (a sibling tokenize.py would shadow the stdlib module).
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+import argparse
+import json
+import os
+import time
+
+import numpy as np
+import soundfile as sf
+import torch
+
+from specdiff.audio import SAMPLE_RATE, log_mel
+from specdiff.codec import read_midi
+from specdiff.evaluation import (
+    BasicPitchTranscriber,
+    log_mel_l1,
+    midi_reference_notes,
+    multi_resolution_stft_distance,
+    note_scores,
+)
+from specdiff.evaluation.frechet import frechet_distance, gaussian_stats
+from specdiff.vocoders import GriffinLim, load_vocoder
+
+SYSTEMS = ("original", "gt-specdiff", "gt-griffin-lim", "model-20", "model-1000")
+LABELS = {"original": "original (FluidSynth)", "gt-specdiff": "ground truth encoded, specdiff vocoder",
+          "gt-griffin-lim": "ground truth encoded, Griffin-Lim", "model-20": "model, DPM++ 2M 20 steps",
+          "model-1000": "model, DDPM 1000 steps"}
+
+
+def held_out_files(corpus: Path, split: str, count: int) -> list[dict]:
+    """``count`` files of ``split`` from the corpus manifest, alternating between sources
+    (ids start with music21/, mma/, procedural/), in id order within each."""
+    entries = []
+    for line in (corpus / "manifest.jsonl").read_text().splitlines():
+        entry = json.loads(line)
+        if entry["split"] == split and (corpus / entry["audio"]).is_file():
+            entries.append(entry)
+    entries.sort(key=lambda e: e["id"])
+    by_source: dict[str, list[dict]] = {}
+    for e in entries:
+        by_source.setdefault(e["id"].split("/")[0], []).append(e)
+    chosen: list[dict] = []
+    while len(chosen) < count and any(by_source.values()):
+        for items in by_source.values():
+            if items and len(chosen) < count:
+                chosen.append(items.pop(0))
+    return chosen
+
+
+def clip_notes(notes, seconds: float):
+    """The notes starting before ``seconds``, cut at it; total time = ``seconds``."""
+    keep = notes.start < seconds
+    clipped = notes.select(keep)
+    return clipped.replace(end=np.minimum(clipped.end, seconds), total_time=seconds)
+
+
+def plot_example(path: Path, title: str, notes, mels: dict[str, np.ndarray]) -> None:
+    """Log-mel of each system (rows) above the piano roll, one time axis."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from specdiff.audio import MAX_LOG_MEL, MIN_LOG_MEL
+    from specdiff.instruments import instrument_keys, instrument_name
+
+    rows = len(mels) + 1
+    fig = Figure(figsize=(11, 2.2 * rows), dpi=90, layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(rows, 1, sharex=True)
+    for ax, (name, mel) in zip(axes, mels.items()):
+        seconds = mel.shape[0] / 50
+        image = ax.imshow(mel.T, origin="lower", aspect="auto", extent=(0, seconds, 0, mel.shape[1]),
+                          vmin=MIN_LOG_MEL, vmax=MAX_LOG_MEL, cmap="magma", interpolation="nearest")
+        ax.set_title(LABELS.get(name, name), fontsize=10)
+        ax.set_ylabel("mel bin")
+    fig.colorbar(image, ax=axes[:-1], label="ln magnitude", pad=0.01)
+    roll = axes[-1]
+    keys = instrument_keys(notes)
+    for key in np.unique(keys):
+        mine = keys == key
+        roll.barh(notes.pitch[mine], (notes.end - notes.start)[mine], left=notes.start[mine],
+                  height=0.8, label=instrument_name(int(key)))
+    roll.set_ylabel("MIDI pitch")
+    roll.set_xlabel("time (s)")
+    roll.legend(fontsize=7, loc="upper right", ncol=2)
+    fig.suptitle(title)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, format="png")
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--corpus", type=Path, default=Path("/work/corpus/rendered"))
+    p.add_argument("--split", default="test")
+    p.add_argument("--files", type=int, default=12)
+    p.add_argument("--seconds", type=float, default=10.24, help="seconds from each piece's start")
+    p.add_argument("--model", default="default",
+                   help="'default' (the built-in model) or any `specdiff synth --model` source")
+    p.add_argument("--vocoder", default="specdiff", help="name or .safetensors path")
+    p.add_argument("--systems", default=",".join(SYSTEMS), help=f"comma list of {SYSTEMS}")
+    p.add_argument("--ddpm-files", type=int, default=4,
+                   help="files scored with the 1000-step sampler (the first ones; it is slow)")
+    p.add_argument("--guidance", type=float, default=2.0)
+    p.add_argument("--gl-iters", type=int, default=48)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--plot-dir", type=Path, default=None,
+                   help="write model-vs-original spectrogram plots of the first two files here")
+    p.add_argument("--json", type=Path, default=None, help="also write the results here")
+    args = p.parse_args()
+
+    from specdiff.pipeline import load_model, synthesize
+
+    torch.set_num_threads(args.threads)
+    systems = [s.strip() for s in args.systems.split(",") if s.strip()]
+    unknown = sorted(set(systems) - set(SYSTEMS))
+    if unknown:
+        raise SystemExit(f"unknown systems {unknown}; expected some of {SYSTEMS}")
+    vocoder = load_vocoder(args.vocoder)
+    griffin_lim = GriffinLim(n_iter=args.gl_iters)
+    model = None
+    if any(s.startswith("model") for s in systems):
+        model = load_model(None if args.model == "default" else args.model)
+    transcriber = BasicPitchTranscriber(threads=args.threads)
+    files = held_out_files(args.corpus, args.split, args.files)
+    if not files:
+        raise SystemExit(f"no {args.split} files in {args.corpus}")
+
+    scores: dict[str, dict[str, list[float]]] = {s: {} for s in systems}
+    frames: dict[str, list[np.ndarray]] = {s: [] for s in systems}
+    times: dict[str, float] = {s: 0.0 for s in systems}
+    total_seconds: dict[str, float] = {s: 0.0 for s in systems}
+    for index, entry in enumerate(files):
+        audio, rate = sf.read(str(args.corpus / entry["audio"]), dtype="float32")
+        assert rate == SAMPLE_RATE, (entry["audio"], rate)
+        n = min(len(audio), round(args.seconds * SAMPLE_RATE))
+        audio = audio[:n]
+        mel = log_mel(audio)
+        notes = clip_notes(read_midi(args.corpus / entry["midi"]), n / SAMPLE_RATE)
+        reference = midi_reference_notes(args.corpus / entry["midi"], n / SAMPLE_RATE)
+        outputs: dict[str, np.ndarray] = {}
+        for system in systems:
+            if system == "model-1000" and index >= args.ddpm_files:
+                continue
+            start = time.perf_counter()
+            if system == "original":
+                out = audio
+            elif system == "gt-specdiff":
+                out = vocoder(mel).numpy()
+            elif system == "gt-griffin-lim":
+                out = griffin_lim(mel).numpy()
+            else:
+                sampler = ("dpmpp_2m", 20) if system == "model-20" else ("ddpm", 1000)
+                out, _ = synthesize(notes, model, vocoder=vocoder, sampler=sampler[0],
+                                    steps=sampler[1], guidance=args.guidance, seed=index,
+                                    progress=None, tail_seconds=0.0)
+            times[system] += time.perf_counter() - start
+            total_seconds[system] += n / SAMPLE_RATE
+            out = np.pad(out[:n], (0, max(0, n - len(out))))
+            outputs[system] = out
+            row = scores[system]
+            out_mel = log_mel(out)
+            frames[system].append(out_mel)
+            row.setdefault("log_mel_l1", []).append(log_mel_l1(out, audio))
+            row.setdefault("mrstft", []).append(multi_resolution_stft_distance(out, audio)["mrstft"])
+            if len(reference):
+                found = note_scores(reference, transcriber.transcribe(out, SAMPLE_RATE))
+                row.setdefault("onset_f1", []).append(found["onset_f1"])
+                row.setdefault("onset_offset_f1", []).append(found["onset_offset_f1"])
+        print(f"[{index + 1}/{len(files)}] {entry['id']}: " + ", ".join(
+            f"{s} F1 {scores[s]['onset_f1'][-1]:.2f}" for s in outputs if scores[s].get("onset_f1")),
+            flush=True)
+        if args.plot_dir is not None and index < 2:
+            shown = {s: log_mel(outputs[s]) for s in ("original", "gt-specdiff", "model-20")
+                     if s in outputs}
+            plot_example(args.plot_dir / f"quality_{index}.png", f"held-out piece {entry['id']}",
+                         notes, shown)
+
+    summary: dict[str, dict[str, float]] = {}
+    original_stats = gaussian_stats(frames["original"]) if "original" in systems else None
+    for system in systems:
+        s = {k: float(np.nanmean(v)) for k, v in scores[system].items()}
+        s["files"] = len(frames[system])
+        if original_stats is not None:
+            s["frechet_mel"] = frechet_distance(gaussian_stats(frames[system]), original_stats)
+        if system != "original":
+            s["x_real_time"] = total_seconds[system] / max(times[system], 1e-9)
+        summary[system] = s
+    print(f"\n{len(files)} held-out files ({args.seconds:g} s each) of {args.corpus}, "
+          f"model {args.model}, guidance {args.guidance}, threads {args.threads}, "
+          f"load average {os.getloadavg()[0]:.1f}\n")
+    print("| system | files | onset F1 | onset+offset F1 | log-mel L1 | MR-STFT | Frechet mel "
+          "| x real time |")
+    print("|---|---|---|---|---|---|---|---|")
+    for system, s in summary.items():
+        cells = [str(s["files"])] + [f"{s.get(k, float('nan')):.3f}" for k in
+                                     ("onset_f1", "onset_offset_f1", "log_mel_l1", "mrstft",
+                                      "frechet_mel")]
+        cells.append(f"{s['x_real_time']:.2f}" if "x_real_time" in s else "-")
+        print(f"| {LABELS[system]} | " + " | ".join(cells) + " |")
+    f1 = {k: v.get("onset_f1") for k, v in summary.items()}
+    if f1.get("original") and f1.get("gt-specdiff") is not None:
+        print(f"\nonset F1 ratios: ground truth encoded / original {f1['gt-specdiff'] / f1['original']:.2f}"
+              " (target >= 0.9)", end="")
+        if f1.get("gt-griffin-lim") is not None:
+            print(f"; Griffin-Lim / original {f1['gt-griffin-lim'] / f1['original']:.2f}", end="")
+        for system in ("model-20", "model-1000"):
+            if f1.get(system) is not None and f1["gt-specdiff"]:
+                print(f"; {system} / ground truth encoded {f1[system] / f1['gt-specdiff']:.2f}"
+                      " (target >= 0.8)", end="")
+        print()
+    if args.json:
+        args.json.write_text(json.dumps(summary, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
