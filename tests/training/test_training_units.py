@@ -120,3 +120,23 @@ def test_ar_save_and_load_round_trip(ar_model, tmp_path):
     loaded = AutoregressiveModel.from_pretrained(path)
     tokens = torch.randint(1, 1000, (1, 12))
     torch.testing.assert_close(loaded.generate(tokens, frames=4), ar_model.generate(tokens, frames=4))
+
+
+def test_resumable_csv_logger_keeps_the_rows_of_the_earlier_run(tmp_path):
+    import csv
+
+    from specdiff.training.loggers import ResumableCSVLogger
+
+    first = ResumableCSVLogger(tmp_path, name="csv", version="")
+    first.log_metrics({"train/loss": 0.5}, step=0)
+    first.log_metrics({"train/loss": 0.4}, step=1)
+    first.save()
+    resumed = ResumableCSVLogger(tmp_path, name="csv", version="")  # `fit --ckpt_path` restart
+    resumed.log_metrics({"train/loss": 0.3}, step=2)
+    resumed.log_metrics({"val/loss": 0.35}, step=2)  # a new column rewrites the header
+    resumed.save()
+    with open(tmp_path / "csv" / "metrics.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["step"], r["train/loss"]) for r in rows] == [("0", "0.5"), ("1", "0.4"),
+                                                            ("2", "0.3"), ("2", "")]
+    assert rows[-1]["val/loss"] == "0.35"
