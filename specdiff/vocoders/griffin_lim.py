@@ -98,7 +98,8 @@ class GriffinLim(Vocoder):
 
     Fast Griffin-Lim (Perraudin, Balazs & Sondergaard 2013) with the same non-centred framing as
     the front end, vectorised over the batch in torch. Deterministic: the initial phase comes
-    from a generator seeded with ``seed``.
+    from a generator seeded with ``seed``, the same for every row of a batch, so a row's audio
+    does not depend on what it is batched with.
 
     Args:
         n_iter: Griffin-Lim iterations.
@@ -139,8 +140,11 @@ class GriffinLim(Vocoder):
         if self.device is not None:
             mel = mel.to(self.device)
         magnitude = mel_to_linear(mel, self.config, self.nnls_iter)  # (B, T, F)
+        # The same initial phase for every row: a row's audio does not depend on its batch
+        # (so evaluation gives the same numbers whatever the batching or process count).
         generator = torch.Generator().manual_seed(self.seed)
-        phase = torch.rand(magnitude.shape, generator=generator) * (2 * np.pi)
+        phase = torch.rand(magnitude.shape[1:], generator=generator).expand(magnitude.shape)
+        phase = phase * (2 * np.pi)
         angles = torch.polar(torch.ones_like(phase), phase).to(magnitude.device)
         previous = torch.zeros_like(angles)
         factor = self.momentum / (1.0 + self.momentum)

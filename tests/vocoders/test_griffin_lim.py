@@ -68,6 +68,7 @@ def test_deterministic_and_batched(rendered):
     out = vocoder(batch)
     torch.testing.assert_close(out, vocoder(batch), rtol=0, atol=0)
     torch.testing.assert_close(out[0], vocoder(mel), rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(out[1], vocoder(mel.flip(0)), rtol=1e-4, atol=1e-5)  # any row
 
 
 def test_mel_to_linear_fits_the_mel():
