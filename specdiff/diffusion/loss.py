@@ -1,11 +1,12 @@
-"""Training objective: epsilon prediction with an L1 loss (official ``loss_fn``)."""
+"""Training objective: epsilon prediction with an L1 loss (official ``loss_fn``), and the target
+of v-prediction models."""
 
 from __future__ import annotations
 
 import torch
 from torch import Tensor
 
-from specdiff.diffusion.schedule import q_sample
+from specdiff.diffusion.schedule import alpha_sigma, logsnr_cosine, q_sample
 
 
 def l1_eps_loss(eps_pred: Tensor, eps: Tensor, mask: Tensor | None = None,
@@ -41,3 +42,15 @@ def diffusion_inputs(x0: Tensor, generator: torch.Generator | None = None
     t = torch.rand(x0.shape[0], generator=generator, device=x0.device)
     eps = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
     return q_sample(x0, t, eps), t, eps
+
+
+def v_target(x0: Tensor, t: Tensor, eps: Tensor) -> Tensor:
+    """v = alpha_t eps - sigma_t x0 (Salimans & Ho 2022), the target of v-prediction models.
+
+    Args:
+        x0, eps: (B, ...) clean data and the noise of ``x_t = alpha_t x0 + sigma_t eps``.
+        t: (B,) times in [0, 1] (cosine log-SNR schedule).
+    """
+    alpha, sigma = alpha_sigma(logsnr_cosine(t))
+    shape = (-1,) + (1,) * (x0.ndim - 1)
+    return alpha.to(x0.dtype).view(shape) * eps - sigma.to(x0.dtype).view(shape) * x0

@@ -59,6 +59,10 @@ class ModelConfig:
         ar_full_prefix: autoregressive inference re-runs the decoder over the whole prefix without
             a causal mask and clamps each frame to [-1, 1] (the port's AR model; training is
             causal). Diffusion models ignore it.
+        prediction: what the decoder outputs, ``"epsilon"`` (the noise: official, port) or
+            ``"v"`` (v = alpha eps - sigma x0, Salimans & Ho 2022: its x0 estimate stays accurate
+            at high noise, where eps errors are amplified by 1/alpha; the built-in model uses it).
+            Samplers always receive epsilon (`SpectrogramDiffusion.denoise` converts).
     """
 
     d_model: int = 768
@@ -90,6 +94,7 @@ class ModelConfig:
     scaler_clip: bool = True
     codec: Literal["official", "port-901"] = "official"
     ar_full_prefix: bool = False
+    prediction: Literal["epsilon", "v"] = "epsilon"
 
     def __post_init__(self) -> None:
         for name in ("d_model", "num_heads", "head_dim", "d_ff", "vocab_size", "max_tokens",
@@ -105,7 +110,8 @@ class ModelConfig:
                 "ModelConfig.gelu_approximate: expected 'tanh' or 'none', "
                 f"got {self.gelu_approximate!r}")
         choices = {"norm_type": ("rms", "layer"), "time_signal": ("halves", "interleaved"),
-                   "first_context": ("masked", "silence"), "codec": ("official", "port-901")}
+                   "first_context": ("masked", "silence"), "codec": ("official", "port-901"),
+                   "prediction": ("epsilon", "v")}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise SpecdiffError(f"ModelConfig.{name}: expected one of {allowed}, "

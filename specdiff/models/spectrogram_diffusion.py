@@ -11,6 +11,7 @@ import torch
 from torch import Tensor, nn
 
 from specdiff.diffusion.config import SamplerConfig, sample_guided
+from specdiff.diffusion.schedule import alpha_sigma, logsnr_cosine
 from specdiff.models.config import ModelConfig
 from specdiff.models.decoder import CrossMemory, FilmDecoder
 from specdiff.models.encoders import ContextEncoder, NotesEncoder
@@ -197,9 +198,9 @@ class SpectrogramDiffusion(nn.Module):
         """Project the encodings into every layer's cross-attention K/V, once per segment."""
         return self.decoder.memory(encodings.to(self.device, self.dtype), mask.to(self.device))
 
-    def denoise(self, x_t: Tensor, t: Tensor, encodings: Tensor | CrossMemory,
+    def predict(self, x_t: Tensor, t: Tensor, encodings: Tensor | CrossMemory,
                 mask: Tensor | None = None, cond: Tensor | None = None) -> Tensor:
-        """Predict the noise.
+        """The decoder's raw output: epsilon, or v for ``config.prediction == "v"``.
 
         Args:
             x_t: (B, T, n_mels) noisy spectrogram, scaled space.
@@ -210,12 +211,23 @@ class SpectrogramDiffusion(nn.Module):
                 zeroed encodings and masks). None = all conditional.
 
         Returns:
-            (B, T, n_mels) float32 epsilon.
+            (B, T, n_mels) float32.
         """
         memory = encodings if isinstance(encodings, CrossMemory) else self.memory(encodings, mask)
         x = x_t.to(self.device, self.dtype)
         t = torch.as_tensor(t, dtype=torch.float32, device=self.device).expand(x.shape[0])
         return self.decoder(x, t, memory, None if cond is None else cond.to(self.device)).float()
+
+    def denoise(self, x_t: Tensor, t: Tensor, encodings: Tensor | CrossMemory,
+                mask: Tensor | None = None, cond: Tensor | None = None) -> Tensor:
+        """Predict the noise: `predict`, converted from v (eps = sigma_t x_t + alpha_t v) for
+        v-prediction models. Arguments as `predict`; returns (B, T, n_mels) float32 epsilon."""
+        out = self.predict(x_t, t, encodings, mask, cond)
+        if self.config.prediction == "epsilon":
+            return out
+        t = torch.as_tensor(t, dtype=torch.float32, device=out.device).expand(out.shape[0])
+        alpha, sigma = (v.float()[:, None, None] for v in alpha_sigma(logsnr_cosine(t)))
+        return sigma * x_t.to(out.device, torch.float32) + alpha * out
 
     def eps_fn(self, encodings: Tensor, mask: Tensor) -> ConditionalModelFn:
         """A model function for the samplers with the cross-attention K/V computed once.

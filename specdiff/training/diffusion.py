@@ -7,7 +7,7 @@ from typing import Any, Literal
 import torch
 from torch import Tensor
 
-from specdiff.diffusion import cfg, diffusion_inputs, l1_eps_loss, sample
+from specdiff.diffusion import cfg, diffusion_inputs, l1_eps_loss, sample, v_target
 from specdiff.models import SpectrogramDiffusion, model_config
 from specdiff.training.base import EVAL_OPTIONS, SynthesisModule
 from specdiff.training.ema import ema_copy
@@ -38,7 +38,8 @@ class DiffusionModule(EmaOptimization, SynthesisModule):
     """Trains a `SpectrogramDiffusion` as the official code does.
 
     Per example: t ~ U[0, 1) on the continuous cosine log-SNR schedule, z_t = alpha_t x0 + sigma_t eps,
-    the network predicts eps, L1 loss; with probability ``cond_drop_prob`` the example's tokens
+    the network predicts eps (or v = alpha_t eps - sigma_t x0 with ``model_overrides:
+    {prediction: v}``), L1 loss; with probability ``cond_drop_prob`` the example's tokens
     become PAD and its context mask 0 (classifier-free guidance). An EMA of the weights is kept
     (``self.ema``); it generates at validation/test and is what `specdiff export` writes.
 
@@ -90,8 +91,8 @@ class DiffusionModule(EmaOptimization, SynthesisModule):
             batch = drop_conditions(batch, u < drop_prob)
         x_t, t, eps = diffusion_inputs(x0, generator)
         enc, mask = model.encode(batch["tokens"], batch.get("context"), batch.get("context_mask"))
-        eps_hat = model.denoise(x_t, t, enc, mask)
-        return l1_eps_loss(eps_hat, eps, reduction="mean")
+        target = eps if model.config.prediction == "epsilon" else v_target(x0, t, eps)
+        return l1_eps_loss(model.predict(x_t, t, enc, mask), target, reduction="mean")
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
         devices = [self.device] if self.device.type == "cuda" else []
