@@ -174,7 +174,7 @@ def parse_instrument(text: str) -> int:
 
 
 def parse_program_map(text: str) -> dict[int, int]:
-    """``"0:40,drums:0"`` or ``"piano:violin, 33:32"`` -> ``{old key: new key}``.
+    """``"0:40,drums:0"`` or ``"acoustic grand:violin, 33:32"`` -> ``{old key: new key}``.
 
     Each comma-separated entry is ``OLD:NEW``, both as `parse_instrument` reads them.
     """
@@ -183,7 +183,7 @@ def parse_program_map(text: str) -> dict[int, int]:
         old, sep, new = entry.partition(":")
         if not sep or not old.strip() or not new.strip():
             raise SpecdiffError(f"program map entry {entry!r}: expected OLD:NEW, e.g. 0:40 or "
-                                "piano:violin")
+                                "violin:flute")
         key = parse_instrument(old)
         if key in mapping:
             raise SpecdiffError(f"program map: {instrument_label(key)} is mapped twice")

@@ -39,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "0-127 or name, e.g. 40 or violin (drums stay drums)")
     parser.add_argument("--program-map", default=None, metavar="OLD:NEW,...",
                         help="re-orchestrate part by part: GM programs or names, 'drums' for the "
-                             "kit, e.g. '0:40' (piano plays violin) or 'piano:flute,drums:marimba'"
+                             "kit, e.g. '0:40' (piano plays violin) or '0:flute,drums:marimba'"
                              "; applied before --program")
     parser.add_argument("--device", default=None, help="torch device, e.g. cpu or cuda")
     parser.add_argument("--batch-size", type=int, default=8,
