@@ -55,6 +55,9 @@ class DiffusionModule(EmaOptimization, SynthesisModule):
             (the official sum); the logged ``train/loss`` is always the per-element mean.
         seed: seeds the per-step random draws (exact resume, distinct per process) and generation.
         init_seed: seeds the from-scratch initialisation (identical on every process).
+        init_from: start from these exported weights instead (a specdiff .safetensors, e.g. the
+            shipped model, to continue its training on a machine without the Lightning
+            checkpoint: the weights and EMA start there, the optimizer and step count anew).
         sampler, sampler_steps, guidance: how validation/test generate (``specdiff.diffusion``).
         The rest: see `SynthesisModule`.
     """
@@ -66,14 +69,27 @@ class DiffusionModule(EmaOptimization, SynthesisModule):
                  loss_reduction: Literal["mean", "sum"] = "mean", seed: int = 0, init_seed: int = 0,
                  sampler: str = "dpmpp_2m", sampler_steps: int | None = 20, guidance: float = 2.0,
                  num_logged: int = 2, log_audio: bool = True, vocoder: str = "griffin-lim",
-                 test_audio_dir: str | None = None):
+                 test_audio_dir: str | None = None, init_from: str | None = None):
         super().__init__(num_logged, log_audio, vocoder, test_audio_dir, seed)
         self.save_hyperparameters(ignore=EVAL_OPTIONS)
         config = model_config(size, has_context=has_context, **(model_overrides or {}))
         # Adafactor's steps are relative to the parameter's RMS: no zero-initialised matrices there
         self.model = init_weights(SpectrogramDiffusion(config), init_seed,
                                   zero_output=optimizer == "adamw")
+        if init_from is not None:
+            self._load_initial_weights(init_from)
         self.ema = ema_copy(self.model)
+
+    def _load_initial_weights(self, source: str) -> None:
+        """Start from exported weights (e.g. the shipped model): same sizes and numerics required."""
+        from specdiff.errors import SpecdiffError
+
+        start = SpectrogramDiffusion.from_pretrained(source)
+        theirs, ours = start.config.to_dict(), self.model.config.to_dict()
+        differ = sorted(k for k in ours if k != "dropout" and theirs.get(k) != ours[k])
+        if differ:
+            raise SpecdiffError(f"{source}: its config differs from the model's in {differ}")
+        self.model.load_state_dict({k: v.float() for k, v in start.state_dict().items()})
 
     @property
     def config(self):

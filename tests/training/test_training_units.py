@@ -140,3 +140,18 @@ def test_resumable_csv_logger_keeps_the_rows_of_the_earlier_run(tmp_path):
     assert [(r["step"], r["train/loss"]) for r in rows] == [("0", "0.5"), ("1", "0.4"),
                                                             ("2", "0.3"), ("2", "")]
     assert rows[-1]["val/loss"] == "0.35"
+
+
+def test_init_from_exported_weights(tmp_path):
+    from specdiff.errors import SpecdiffError
+    from specdiff.training import DiffusionModule
+
+    first = DiffusionModule(size="tiny", optimizer="adamw", init_seed=1)
+    first.model.half().save_pretrained(tmp_path / "start.safetensors")  # float16, as shipped
+    second = DiffusionModule(size="tiny", optimizer="adamw", init_seed=2,
+                             init_from=str(tmp_path / "start.safetensors"))
+    for key, value in first.model.state_dict().items():
+        assert torch.equal(second.model.state_dict()[key], value.float()), key
+        assert torch.equal(second.ema.state_dict()[key], value.float()), key
+    with pytest.raises(SpecdiffError, match="differs"):
+        DiffusionModule(size="tiny", has_context=False, init_from=str(tmp_path / "start.safetensors"))
