@@ -205,7 +205,8 @@ def main() -> int:
         s = {k: float(np.nanmean(v)) for k, v in scores[system].items()}
         s["files"] = len(frames[system])
         if original_stats is not None:
-            s["frechet_mel"] = frechet_distance(gaussian_stats(frames[system]), original_stats)
+            # identical sets give 0 up to rounding in the matrix square root
+            s["frechet_mel"] = max(0.0, frechet_distance(gaussian_stats(frames[system]), original_stats))
         if system != "original":
             s["x_real_time"] = total_seconds[system] / max(times[system], 1e-9)
         summary[system] = s
