@@ -188,13 +188,19 @@ def test_user_errors(midi, tmp_path):
         synthesize_to_file(midi, tmp_path / "x.mp4", model, **FAST)
     with pytest.raises(SpecdiffError, match="unknown"):
         synthesize(midi, model, steps=2, vocoder="wavenet", progress=False)
-    with pytest.raises(SpecdiffError, match="no model given"):
-        synthesize(midi, None, **FAST)
     with pytest.raises(SpecdiffError, match="no notes to synthesize"):
         synthesize(write_midi(tmp_path / "empty.mid", []), model, **FAST)
     with pytest.raises(SpecdiffError, match="expected a .npy"):
         synthesize_to_file(midi, tmp_path / "x.wav", model, save_mel=tmp_path / "m.txt", **FAST)
     assert sorted(os.listdir(tmp_path)) == ["bad.mid", "empty.mid"]
+
+
+def test_a_missing_builtin_model_is_a_clear_error(midi, tmp_path, monkeypatch):
+    import specdiff.pipeline
+
+    monkeypatch.setattr(specdiff.pipeline, "BUILTIN_MODEL", tmp_path / "gone.safetensors")
+    with pytest.raises(SpecdiffError, match="built-in model .*gone.safetensors is missing"):
+        synthesize(midi, None, **FAST)
 
 
 def test_progress_bar_only_when_asked_or_on_a_terminal(midi, capsys):
