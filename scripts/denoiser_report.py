@@ -12,7 +12,6 @@ denoise well at every t and still sample noise: that is what this report separat
 from __future__ import annotations
 
 import argparse
-import json
 
 import torch
 
@@ -26,25 +25,19 @@ def main() -> int:
     args = p.parse_args()
 
     from specdiff.diffusion import alpha_sigma, logsnr_cosine, sample
-    from specdiff.models import ModelConfig, SpectrogramDiffusion
     from specdiff.training import SpecdiffDataModule
-    from specdiff.training.export import read_checkpoint
+    from specdiff.training.export import checkpoint_model
 
     torch.set_num_threads(1)
-    ckpt = read_checkpoint(args.checkpoint)
-    config = ModelConfig.from_dict(json.loads(ckpt["specdiff"]["config"]))
-    prefix = "model." if args.raw else "ema."
-    model = SpectrogramDiffusion(config)
-    model.load_state_dict({k[len(prefix):]: v for k, v in ckpt["state_dict"].items()
-                           if k.startswith(prefix)})
-    model.eval()
+    model = checkpoint_model(args.checkpoint, use_ema=not args.raw)
+    config = model.config
     data = SpecdiffDataModule(cache=args.cache, batch_size=args.batch, context=config.has_context,
                               val_batches=1)
     data.setup("validate")
     batch = next(iter(data.val_dataloader()))
     x0 = batch["target"]
     eps = torch.randn(x0.shape, generator=torch.Generator().manual_seed(0))
-    print(f"{args.checkpoint}: step {ckpt.get('global_step')}, prediction {config.prediction}, "
+    print(f"{args.checkpoint}: prediction {config.prediction}, "
           f"{'raw' if args.raw else 'EMA'} weights, {x0.shape[0]} validation windows\n")
     print("| t | alpha | eps L1 | x0 L1 (clipped) |\n|---|---|---|---|")
     with torch.no_grad():

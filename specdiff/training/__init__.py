@@ -14,7 +14,7 @@ from specdiff.training.cli import SpecdiffCLI, cli_main, default_precision
 from specdiff.training.data import ResumableSampler, SpecdiffDataModule, collate
 from specdiff.training.diffusion import DiffusionModule, drop_conditions, step_seed
 from specdiff.training.ema import ema_copy, ema_decay_at, ema_update
-from specdiff.training.export import export_checkpoint, read_checkpoint
+from specdiff.training.export import checkpoint_model, export_checkpoint, read_checkpoint
 from specdiff.training.init import init_weights, permuted_sinusoid_table
 from specdiff.training.optim import build_optimizer, warmup_schedule
 
@@ -27,6 +27,7 @@ __all__ = [
                                          "SpecdiffDataModule",
                                          "SynthesisModule",
                                          "build_optimizer",
+                                         "checkpoint_model",
                                          "cli_main",
                                          "collate",
                                          "default_precision",

@@ -25,14 +25,9 @@ def read_checkpoint(path: str | Path) -> dict:
                             f"{str(error).splitlines()[0] if str(error) else ''})") from None
 
 
-def export_checkpoint(checkpoint: str | Path, output: str | Path, use_ema: bool = True,
-                      dtype: torch.dtype = torch.float32):
-    """Write the EMA (or raw, ``use_ema=False``) weights of a training checkpoint in our format,
-    stored as ``dtype`` (float16 halves the file; loading casts back to the model's dtype).
-
-    Returns:
-        The exported model (``SpectrogramDiffusion`` or ``AutoregressiveModel``), in eval mode.
-    """
+def checkpoint_model(checkpoint: str | Path, use_ema: bool = True):
+    """The model of a `specdiff fit` checkpoint: its EMA (or raw, ``use_ema=False``) weights in
+    the class and config the checkpoint records, in eval mode (float32)."""
     from specdiff.models import ModelConfig, SpectrogramDiffusion
     from specdiff.models.autoregressive import AutoregressiveModel
 
@@ -52,5 +47,17 @@ def export_checkpoint(checkpoint: str | Path, output: str | Path, use_ema: bool 
         model.load_state_dict(state)
     except RuntimeError as error:
         raise SpecdiffError(f"{checkpoint}: weights do not match the config ({error})") from None
-    model.eval().to(dtype).save_pretrained(output)
+    return model.eval()
+
+
+def export_checkpoint(checkpoint: str | Path, output: str | Path, use_ema: bool = True,
+                      dtype: torch.dtype = torch.float32):
+    """Write the EMA (or raw, ``use_ema=False``) weights of a training checkpoint in our format,
+    stored as ``dtype`` (float16 halves the file; loading casts back to the model's dtype).
+
+    Returns:
+        The exported model (``SpectrogramDiffusion`` or ``AutoregressiveModel``), in eval mode.
+    """
+    model = checkpoint_model(checkpoint, use_ema)
+    model.to(dtype).save_pretrained(output)
     return model.float()
