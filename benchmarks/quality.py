@@ -36,9 +36,10 @@ import torch
 
 from specdiff.audio import SAMPLE_RATE, log_mel
 from specdiff.codec import read_midi
+from specdiff.data.rendered import read_manifest
+from specdiff.demo.figure import render_figure
 from specdiff.evaluation import (
     BasicPitchTranscriber,
-    log_mel_l1,
     midi_reference_notes,
     multi_resolution_stft_distance,
     note_scores,
@@ -55,12 +56,9 @@ LABELS = {"original": "original (FluidSynth)", "gt-specdiff": "ground truth enco
 def held_out_files(corpus: Path, split: str, count: int) -> list[dict]:
     """``count`` files of ``split`` from the corpus manifest, alternating between sources
     (ids start with music21/, mma/, procedural/), in id order within each."""
-    entries = []
-    for line in (corpus / "manifest.jsonl").read_text().splitlines():
-        entry = json.loads(line)
-        if entry["split"] == split and (corpus / entry["audio"]).is_file():
-            entries.append(entry)
-    entries.sort(key=lambda e: e["id"])
+    entries = sorted((e for e in read_manifest(corpus)
+                      if e["split"] == split and (corpus / e["audio"]).is_file()),
+                     key=lambda e: e["id"])
     by_source: dict[str, list[dict]] = {}
     for e in entries:
         by_source.setdefault(e["id"].split("/")[0], []).append(e)
@@ -77,39 +75,6 @@ def clip_notes(notes, seconds: float):
     keep = notes.start < seconds
     clipped = notes.select(keep)
     return clipped.replace(end=np.minimum(clipped.end, seconds), total_time=seconds)
-
-
-def plot_example(path: Path, title: str, notes, mels: dict[str, np.ndarray]) -> None:
-    """Log-mel of each system (rows) above the piano roll, one time axis."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    from specdiff.audio import MAX_LOG_MEL, MIN_LOG_MEL
-    from specdiff.instruments import instrument_keys, instrument_name
-
-    rows = len(mels) + 1
-    fig = Figure(figsize=(11, 2.2 * rows), dpi=90, layout="constrained")
-    FigureCanvasAgg(fig)
-    axes = fig.subplots(rows, 1, sharex=True)
-    for ax, (name, mel) in zip(axes, mels.items()):
-        seconds = mel.shape[0] / 50
-        image = ax.imshow(mel.T, origin="lower", aspect="auto", extent=(0, seconds, 0, mel.shape[1]),
-                          vmin=MIN_LOG_MEL, vmax=MAX_LOG_MEL, cmap="magma", interpolation="nearest")
-        ax.set_title(LABELS.get(name, name), fontsize=10)
-        ax.set_ylabel("mel bin")
-    fig.colorbar(image, ax=axes[:-1], label="ln magnitude", pad=0.01)
-    roll = axes[-1]
-    keys = instrument_keys(notes)
-    for key in np.unique(keys):
-        mine = keys == key
-        roll.barh(notes.pitch[mine], (notes.end - notes.start)[mine], left=notes.start[mine],
-                  height=0.8, label=instrument_name(int(key)))
-    roll.set_ylabel("MIDI pitch")
-    roll.set_xlabel("time (s)")
-    roll.legend(fontsize=7, loc="upper right", ncol=2)
-    fig.suptitle(title)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format="png")
 
 
 def main() -> int:
@@ -161,7 +126,7 @@ def main() -> int:
         mel = log_mel(audio)
         notes = clip_notes(read_midi(args.corpus / entry["midi"]), n / SAMPLE_RATE)
         reference = midi_reference_notes(args.corpus / entry["midi"], n / SAMPLE_RATE)
-        outputs: dict[str, np.ndarray] = {}
+        mels: dict[str, torch.Tensor] = {}
         for system in systems:
             if system == "model-1000" and index >= args.ddpm_files:
                 continue
@@ -180,24 +145,23 @@ def main() -> int:
             times[system] += time.perf_counter() - start
             total_seconds[system] += n / SAMPLE_RATE
             out = np.pad(out[:n], (0, max(0, n - len(out))))
-            outputs[system] = out
-            row = scores[system]
-            out_mel = log_mel(out)
+            out_mel = mels[system] = log_mel(out)
             frames[system].append(out_mel)
-            row.setdefault("log_mel_l1", []).append(log_mel_l1(out, audio))
+            row = scores[system]
+            row.setdefault("log_mel_l1", []).append(float((out_mel - mel).abs().mean()))
             row.setdefault("mrstft", []).append(multi_resolution_stft_distance(out, audio)["mrstft"])
             if len(reference):
                 found = note_scores(reference, transcriber.transcribe(out, SAMPLE_RATE))
                 row.setdefault("onset_f1", []).append(found["onset_f1"])
                 row.setdefault("onset_offset_f1", []).append(found["onset_offset_f1"])
         print(f"[{index + 1}/{len(files)}] {entry['id']}: " + ", ".join(
-            f"{s} F1 {scores[s]['onset_f1'][-1]:.2f}" for s in outputs if scores[s].get("onset_f1")),
+            f"{s} F1 {scores[s]['onset_f1'][-1]:.2f}" for s in mels if scores[s].get("onset_f1")),
             flush=True)
         if args.plot_dir is not None and index < 2:
-            shown = {s: log_mel(outputs[s]) for s in ("original", "gt-specdiff", "model-20")
-                     if s in outputs}
-            plot_example(args.plot_dir / f"quality_{index}.png", f"held-out piece {entry['id']}",
-                         notes, shown)
+            shown = {f"{LABELS[s]} ({entry['id']})": np.asarray(mels[s])
+                     for s in ("original", "gt-specdiff", "model-20") if s in mels}
+            args.plot_dir.mkdir(parents=True, exist_ok=True)
+            render_figure(notes, shown, args.plot_dir / f"quality_{index}.png")
 
     summary: dict[str, dict[str, float]] = {}
     original_stats = gaussian_stats(frames["original"]) if "original" in systems else None
