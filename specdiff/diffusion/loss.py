@@ -1,24 +1,41 @@
-"""Training objective: epsilon prediction with an L1 loss (official ``loss_fn``), and the target
-of v-prediction models."""
+"""Training objective: epsilon prediction with an L1 loss (official ``loss_fn``) or L2, the
+training times, and the target of v-prediction models."""
 
 from __future__ import annotations
 
 import torch
 from torch import Tensor
 
-from specdiff.diffusion.schedule import alpha_sigma, logsnr_cosine, q_sample
+from specdiff.diffusion.schedule import (
+    LOGSNR_MAX,
+    LOGSNR_MIN,
+    alpha_sigma,
+    logsnr_cosine,
+    q_sample,
+    t_from_logsnr,
+)
 
 
-def l1_eps_loss(eps_pred: Tensor, eps: Tensor, mask: Tensor | None = None,
-                reduction: str = "sum") -> Tensor:
-    """|eps_pred - eps| under an optional frame mask.
+def prediction_loss(pred: Tensor, target: Tensor, mask: Tensor | None = None,
+                    reduction: str = "sum", kind: str = "l1") -> Tensor:
+    """|pred - target| (``kind="l1"``, official) or (pred - target)^2 (``"l2"``) under an
+    optional frame mask.
+
+    L1's optimum is the median of what the network cannot know: while the conditioning only
+    narrows a cell's outcome without making one outcome likely (say, "a note near here"), the
+    median, and so the gradient towards using it, does not move. L2's optimum, the mean, moves
+    with every bit of information, which is what a short training run needs to start reading
+    its notes (docs/default_model.md).
 
     Args:
-        eps_pred, eps: (B, T, C).
+        pred, target: (B, T, C).
         mask: (B, T) 1 = frame counted, or None.
         reduction: ``"sum"`` (official: summed over everything) or ``"mean"`` (per counted element).
+        kind: ``"l1"`` or ``"l2"``.
     """
-    err = (eps_pred - eps).abs()
+    if kind not in ("l1", "l2"):
+        raise ValueError(f"kind must be 'l1' or 'l2', got {kind!r}")
+    err = (pred - target).abs() if kind == "l1" else (pred - target).square()
     if mask is not None:
         err = err * mask[..., None].to(err.dtype)
     if reduction == "sum":
@@ -29,17 +46,33 @@ def l1_eps_loss(eps_pred: Tensor, eps: Tensor, mask: Tensor | None = None,
     raise ValueError(f"reduction must be 'sum' or 'mean', got {reduction!r}")
 
 
-def diffusion_inputs(x0: Tensor, generator: torch.Generator | None = None
-                     ) -> tuple[Tensor, Tensor, Tensor]:
-    """Draw t ~ U[0, 1) per example and eps ~ N(0, I); return (x_t, t, eps) for the loss.
+def l1_eps_loss(eps_pred: Tensor, eps: Tensor, mask: Tensor | None = None,
+                reduction: str = "sum") -> Tensor:
+    """The official objective: |eps_pred - eps| (`prediction_loss` with ``kind="l1"``)."""
+    return prediction_loss(eps_pred, eps, mask, reduction, "l1")
+
+
+def diffusion_inputs(x0: Tensor, generator: torch.Generator | None = None,
+                     logsnr_shift: float = 0.0) -> tuple[Tensor, Tensor, Tensor]:
+    """Draw t per example and eps ~ N(0, I); return (x_t, t, eps) for the loss.
+
+    t ~ U[0, 1) (official). With ``logsnr_shift`` s != 0, u ~ U[0, 1) is moved to the time whose
+    log-SNR is logsnr_cosine(u) + s (clipped to the schedule's range): s < 0 trains more at high
+    noise ("simple diffusion", Hoogeboom et al. 2023, for data whose many redundant values make
+    the official schedule's noise levels easy). The schedule itself, and so sampling, is
+    unchanged: only how often each t is trained.
 
     Args:
         x0: (B, T, C) clean scaled spectrograms.
+        logsnr_shift: log-SNR offset of the training times (0 = the official uniform t).
 
     Returns:
         x_t (B, T, C), t (B,) float32, eps (B, T, C).
     """
     t = torch.rand(x0.shape[0], generator=generator, device=x0.device)
+    if logsnr_shift:
+        logsnr = (logsnr_cosine(t) + logsnr_shift).clamp(LOGSNR_MIN, LOGSNR_MAX)
+        t = t_from_logsnr(logsnr).clamp(0.0, 1.0).to(torch.float32)
     eps = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
     return q_sample(x0, t, eps), t, eps
 

@@ -7,11 +7,11 @@ from typing import Any, Literal
 import torch
 from torch import Tensor
 
-from specdiff.diffusion import cfg, diffusion_inputs, l1_eps_loss, sample, v_target
+from specdiff.diffusion import cfg, diffusion_inputs, prediction_loss, sample, v_target
 from specdiff.models import SpectrogramDiffusion, model_config
 from specdiff.training.base import EVAL_OPTIONS, SynthesisModule
 from specdiff.training.ema import ema_copy
-from specdiff.training.init import init_weights
+from specdiff.training.init import init_weights, time_aligned_shifts
 from specdiff.training.optim import EmaOptimization, OptimizerName
 
 
@@ -39,7 +39,7 @@ class DiffusionModule(EmaOptimization, SynthesisModule):
 
     Per example: t ~ U[0, 1) on the continuous cosine log-SNR schedule, z_t = alpha_t x0 + sigma_t eps,
     the network predicts eps (or v = alpha_t eps - sigma_t x0 with ``model_overrides:
-    {prediction: v}``), L1 loss; with probability ``cond_drop_prob`` the example's tokens
+    {prediction: v}``), L1 loss (or L2, ``loss``); with probability ``cond_drop_prob`` the example's tokens
     become PAD and its context mask 0 (classifier-free guidance). An EMA of the weights is kept
     (``self.ema``); it generates at validation/test and is what `specdiff export` writes.
 
@@ -51,6 +51,8 @@ class DiffusionModule(EmaOptimization, SynthesisModule):
         weight_decay; warmup_steps: linear warmup (0 = the paper's constant rate).
         ema_decay: EMA decay (with the usual (1 + n) / (10 + n) warmup).
         cond_drop_prob: condition dropout probability (0.1).
+        loss: ``l1`` (official) or ``l2`` (`specdiff.diffusion.prediction_loss`: reads its
+            conditioning much sooner in a short run).
         loss_reduction: ``mean`` (per element; keeps gradient clipping meaningful) or ``sum``
             (the official sum); the logged ``train/loss`` is always the per-element mean.
         seed: seeds the per-step random draws (exact resume, distinct per process) and generation.
@@ -58,6 +60,14 @@ class DiffusionModule(EmaOptimization, SynthesisModule):
         init_from: start from these exported weights instead (a specdiff .safetensors, e.g. the
             shipped model, to continue its training on a machine without the Lightning
             checkpoint: the weights and EMA start there, the optimizer and step count anew).
+        shift_init: ``random`` (T5X: every embedding row N(0, 1)) or ``time``: the shift tokens'
+            embeddings start as the decoder's position rows of their frames
+            (`specdiff.training.init.time_aligned_shifts`), which lets the model find its notes
+            in far fewer steps. Applied after ``init_from`` too (it then replaces the loaded
+            shift rows).
+        logsnr_shift: train more at high noise (< 0) by drawing t at log-SNR offset by this much
+            (`specdiff.diffusion.diffusion_inputs`); 0 = the official uniform t. Sampling and
+            the validation loss (uniform t, comparable across runs) are unchanged.
         sampler, sampler_steps, guidance: how validation/test generate (``specdiff.diffusion``).
         The rest: see `SynthesisModule`.
     """
@@ -69,7 +79,9 @@ class DiffusionModule(EmaOptimization, SynthesisModule):
                  loss_reduction: Literal["mean", "sum"] = "mean", seed: int = 0, init_seed: int = 0,
                  sampler: str = "dpmpp_2m", sampler_steps: int | None = 20, guidance: float = 2.0,
                  num_logged: int = 2, log_audio: bool = True, vocoder: str = "griffin-lim",
-                 test_audio_dir: str | None = None, init_from: str | None = None):
+                 test_audio_dir: str | None = None, init_from: str | None = None,
+                 shift_init: Literal["random", "time"] = "random", logsnr_shift: float = 0.0,
+                 loss: Literal["l1", "l2"] = "l1"):
         super().__init__(num_logged, log_audio, vocoder, test_audio_dir, seed)
         self.save_hyperparameters(ignore=EVAL_OPTIONS)
         config = model_config(size, has_context=has_context, **(model_overrides or {}))
@@ -78,6 +90,10 @@ class DiffusionModule(EmaOptimization, SynthesisModule):
                                   zero_output=optimizer == "adamw")
         if init_from is not None:
             self._load_initial_weights(init_from)
+        if shift_init == "time":
+            time_aligned_shifts(self.model)
+        elif shift_init != "random":
+            raise ValueError(f"shift_init must be 'random' or 'time', got {shift_init!r}")
         self.ema = ema_copy(self.model)
 
     def _load_initial_weights(self, source: str) -> None:
@@ -97,25 +113,28 @@ class DiffusionModule(EmaOptimization, SynthesisModule):
 
     # -- training -------------------------------------------------------------------------------
     def loss(self, model: SpectrogramDiffusion, batch: dict[str, Tensor],
-             generator: torch.Generator | None = None, drop_prob: float = 0.0) -> Tensor:
-        """Epsilon L1 loss of one batch (per element mean), drawing t, eps and the drop from
-        ``generator`` (or the global RNG)."""
+             generator: torch.Generator | None = None, drop_prob: float = 0.0,
+             logsnr_shift: float = 0.0) -> Tensor:
+        """L1 (or L2) loss of the eps (or v) prediction of one batch (per element mean), drawing t, eps
+        and the drop from ``generator`` (or the global RNG); t as `diffusion_inputs` draws it."""
         x0 = batch["target"].float()
         b = x0.shape[0]
         if drop_prob > 0:
             u = torch.rand(b, generator=generator, device=x0.device)
             batch = drop_conditions(batch, u < drop_prob)
-        x_t, t, eps = diffusion_inputs(x0, generator)
+        x_t, t, eps = diffusion_inputs(x0, generator, logsnr_shift)
         enc, mask = model.encode(batch["tokens"], batch.get("context"), batch.get("context_mask"))
         target = eps if model.config.prediction == "epsilon" else v_target(x0, t, eps)
-        return l1_eps_loss(model.predict(x_t, t, enc, mask), target, reduction="mean")
+        return prediction_loss(model.predict(x_t, t, enc, mask), target, reduction="mean",
+                               kind=self.hparams.loss)
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
         devices = [self.device] if self.device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices):
             # Every draw of this step (t, eps, drop, dropout masks) follows from (seed, step, rank).
             torch.manual_seed(step_seed(self.seed, self.global_step, self.global_rank))
-            loss = self.loss(self.model, batch, drop_prob=self.hparams.cond_drop_prob)
+            loss = self.loss(self.model, batch, drop_prob=self.hparams.cond_drop_prob,
+                             logsnr_shift=self.hparams.logsnr_shift)
         self.log("train/loss", loss, prog_bar=True, batch_size=batch["target"].shape[0])
         if self.hparams.loss_reduction == "sum":
             return loss * batch["target"].numel()

@@ -63,3 +63,34 @@ def init_weights(model: nn.Module, seed: int = 0, zero_output: bool = True) -> n
             if name.endswith("position_table"):
                 param.copy_(permuted_sinusoid_table(*param.shape, generator=g))
     return model
+
+
+@torch.no_grad()
+def time_aligned_shifts(model: nn.Module) -> nn.Module:
+    """Give the notes encoder's shift-token embeddings the decoder's frame positions; returns it.
+
+    A shift token names the absolute time of the events after it (10 ms steps from the segment
+    start); the decoder's query for frame f starts from row f of its fixed position table. With
+    independent random embeddings, each of the ~500 shift values must learn on its own which
+    frames it belongs to, and cross-attention finds no notes for thousands of steps. Here shift s
+    gets ``(sqrt(2) table[s // steps_per_frame] + e) / sqrt(2)``: the position row of its frame
+    (scaled to unit RMS, the embeddings' own scale), plus one random vector ``e`` shared by all
+    shifts (the "this is a shift" part). Nearby times start with similar embeddings, and one
+    alignment learned by the attention projections serves every time. Only the initial values
+    change: the architecture and checkpoint format are the official ones.
+
+    Args:
+        model: a `SpectrogramDiffusion`.
+    """
+    from specdiff.codec.config import OFFICIAL_CODEC, PORT_CODEC
+
+    codec = PORT_CODEC if model.config.codec == "port-901" else OFFICIAL_CODEC
+    table = model.decoder.position_table
+    embedding = model.notes_encoder.token_embedding.weight
+    steps = torch.arange(codec.event_sizes["shift"])
+    frames = (steps // codec.steps_per_frame).clamp(max=table.shape[0] - 1)
+    shared = torch.randn(embedding.shape[1], generator=torch.Generator().manual_seed(0))
+    rows = (math.sqrt(2.0) * table[frames].float() + shared) / math.sqrt(2.0)
+    ids = codec.token("shift", 0) + steps
+    embedding[ids] = rows.to(embedding.dtype)
+    return model

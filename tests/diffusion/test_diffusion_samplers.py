@@ -9,7 +9,7 @@ import torch
 
 from specdiff.diffusion import (alpha_sigma, alphas_cumprod_squaredcos, cfg, diffusion_inputs,
                                 get_sampler, l1_eps_loss, leading_timesteps, logsnr_cosine,
-                                q_sample, sample, t_from_logsnr, time_grid)
+                                prediction_loss, q_sample, sample, t_from_logsnr, time_grid)
 
 MU, STD = 0.3, 0.2  # data: x0 ~ N(MU, STD^2) per element
 SHAPE = (2000, 8)
@@ -75,6 +75,32 @@ def test_l1_loss():
     mask = torch.tensor([[1, 1, 0], [1, 0, 0]])
     assert float(l1_eps_loss(pred, eps, mask)) == 12.0
     assert float(l1_eps_loss(pred, 3 * eps, mask, reduction="mean")) == 3.0
+
+
+def test_l2_loss_and_its_optimum_is_the_mean_not_the_median():
+    mask = torch.tensor([[1, 1, 0], [1, 0, 0]])
+    pred, target = torch.zeros(2, 3, 4), torch.ones(2, 3, 4)
+    assert float(prediction_loss(pred, 3 * target, mask, reduction="mean", kind="l2")) == 9.0
+    # one cell that is +1 a quarter of the time, -1 otherwise: L1 prefers -1, L2 -0.5
+    outcomes = torch.tensor([1.0, -1.0, -1.0, -1.0])
+    grid = torch.linspace(-1, 1, 201)
+    for kind, best in (("l1", -1.0), ("l2", -0.5)):
+        losses = [float(prediction_loss(g.expand(4), outcomes, reduction="mean", kind=kind))
+                  for g in grid]
+        assert float(grid[int(torch.tensor(losses).argmin())]) == pytest.approx(best, abs=0.01)
+    with pytest.raises(ValueError, match="kind"):
+        prediction_loss(pred, target, kind="huber")
+
+
+def test_shifted_training_times_keep_the_schedule_and_move_towards_noise():
+    x0 = torch.zeros(20000, 1, 1)
+    _, t_official, _ = diffusion_inputs(x0, torch.Generator().manual_seed(0))
+    x_t, t, eps = diffusion_inputs(x0, torch.Generator().manual_seed(0), logsnr_shift=-3.0)
+    torch.testing.assert_close(q_sample(x0, t, eps), x_t)  # same forward process, other times
+    # each draw is the same u moved to the time whose log-SNR is 3 lower
+    expected = logsnr_cosine(t_official) - 3.0
+    torch.testing.assert_close(logsnr_cosine(t), expected.clamp(-20, 20), atol=1e-3, rtol=1e-3)
+    assert float(t.median()) > float(t_official.median()) + 0.05
 
 
 @pytest.mark.parametrize("name,steps,fn", [

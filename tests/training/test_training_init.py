@@ -33,3 +33,32 @@ def test_adafactor_steps_scale_with_the_parameter(start):
         opt.step()
     moved = (start - p.detach()).abs().mean().item()
     assert moved == pytest.approx(10 * 1e-3 * max(1e-3, start), rel=0.2)
+
+
+def test_time_aligned_shifts_embed_each_shift_as_its_frame_position():
+    from specdiff.codec import OFFICIAL_CODEC as codec
+
+    random_init = DiffusionModule(size="tiny", model_overrides=TINY, optimizer="adamw")
+    module = DiffusionModule(size="tiny", model_overrides=TINY, optimizer="adamw",
+                             shift_init="time")
+    emb = module.model.notes_encoder.token_embedding.weight
+    table = module.model.decoder.position_table
+    shifts = emb[codec.token("shift", 0): codec.token("shift", codec.max_shift_steps) + 1]
+    # shifts 2f and 2f + 1 (10 ms steps) share frame f (20 ms); past the last frame, the last row
+    assert torch.equal(shifts[6], shifts[7]) and not torch.equal(shifts[6], shifts[8])
+    assert torch.equal(shifts[2 * 7], shifts[-1])
+    # what differs between two shifts is exactly their frames' position rows (unit RMS scale:
+    # sqrt(2) table / sqrt(2)); the rest is one vector shared by all shifts
+    torch.testing.assert_close(shifts[6] - shifts[8], table[3] - table[4])
+    frames = (torch.arange(len(shifts)) // 2).clamp(max=7)
+    shared = shifts - table[frames]
+    torch.testing.assert_close(shared, shared[:1].expand_as(shared))
+    # nothing else moved: every other row is the random initialisation's
+    others = torch.ones(len(emb), dtype=torch.bool)
+    others[codec.token("shift", 0): codec.token("shift", codec.max_shift_steps) + 1] = False
+    torch.testing.assert_close(emb[others], random_init.model.notes_encoder.token_embedding.weight[others])
+
+
+def test_unknown_shift_init_is_refused():
+    with pytest.raises(ValueError, match="shift_init"):
+        DiffusionModule(size="tiny", model_overrides=TINY, shift_init="sinusoid")
