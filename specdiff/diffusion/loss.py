@@ -24,8 +24,7 @@ def prediction_loss(pred: Tensor, target: Tensor, mask: Tensor | None = None,
     L1's optimum is the median of what the network cannot know: while the conditioning only
     narrows a cell's outcome without making one outcome likely (say, "a note near here"), the
     median, and so the gradient towards using it, does not move. L2's optimum, the mean, moves
-    with every bit of information, which is what a short training run needs to start reading
-    its notes (docs/default_model.md).
+    with every bit of information (docs/default_model.md measures what that does for training).
 
     Args:
         pred, target: (B, T, C).

@@ -51,8 +51,8 @@ class DiffusionModule(EmaOptimization, SynthesisModule):
         weight_decay; warmup_steps: linear warmup (0 = the paper's constant rate).
         ema_decay: EMA decay (with the usual (1 + n) / (10 + n) warmup).
         cond_drop_prob: condition dropout probability (0.1).
-        loss: ``l1`` (official) or ``l2`` (`specdiff.diffusion.prediction_loss`: reads its
-            conditioning much sooner in a short run).
+        loss: ``l1`` (official) or ``l2`` (`specdiff.diffusion.prediction_loss`: its optimum
+            moves with partial information from the conditioning, L1's does not).
         loss_reduction: ``mean`` (per element; keeps gradient clipping meaningful) or ``sum``
             (the official sum); the logged ``train/loss`` is always the per-element mean.
         seed: seeds the per-step random draws (exact resume, distinct per process) and generation.
@@ -62,12 +62,13 @@ class DiffusionModule(EmaOptimization, SynthesisModule):
             checkpoint: the weights and EMA start there, the optimizer and step count anew).
         shift_init: ``random`` (T5X: every embedding row N(0, 1)) or ``time``: the shift tokens'
             embeddings start as the decoder's position rows of their frames
-            (`specdiff.training.init.time_aligned_shifts`), which lets the model find its notes
-            in far fewer steps. Applied after ``init_from`` too (it then replaces the loaded
-            shift rows).
+            (`specdiff.training.init.time_aligned_shifts`), a prior meant to speed up learning
+            which frames a note belongs to (not shown to help yet: docs/default_model.md).
+            Applied after ``init_from`` too (it then replaces the loaded shift rows).
         logsnr_shift: train more at high noise (< 0) by drawing t at log-SNR offset by this much
             (`specdiff.diffusion.diffusion_inputs`); 0 = the official uniform t. Sampling and
-            the validation loss (uniform t, comparable across runs) are unchanged.
+            the validation loss (uniform t: comparable across runs with the same ``loss``) are
+            unchanged.
         sampler, sampler_steps, guidance: how validation/test generate (``specdiff.diffusion``).
         The rest: see `SynthesisModule`.
     """
