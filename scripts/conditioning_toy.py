@@ -10,7 +10,8 @@ above pitch 64, else -1 (conditioning without any time alignment).
 
     python scripts/conditioning_toy.py --steps 2000 --loss l2 --logsnr-shift -3
 
-Options are `DiffusionModule`'s (``loss``, ``logsnr_shift``, ``shift_init``) plus
+Options are `DiffusionModule`'s (``loss``, ``logsnr_shift``, ``shift_init``,
+``guided_attention``) plus
 ``--tied-cross-attention C``: every decoder cross-attention starts with keys = C sqrt(head_dim) x
 queries, so matching positions in the query and key streams attend to each other from step 0.
 """
@@ -76,6 +77,7 @@ def main() -> int:
     p.add_argument("--logsnr-shift", type=float, default=0.0)
     p.add_argument("--shift-init", choices=("random", "time"), default="random")
     p.add_argument("--tied-cross-attention", type=float, default=None, metavar="C")
+    p.add_argument("--guided-attention", type=float, default=0.0, metavar="WEIGHT")
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args()
 
@@ -103,7 +105,8 @@ def main() -> int:
         if step % 100 == 0:
             errors = " | ".join(f"{e:.4f}" for e in x0_errors(model, fixed))
             print(f"| {step} | {errors} | {time.time() - start:.0f} |", flush=True)
-        loss = module.loss(model, make_batch(rng, 8, args.target), logsnr_shift=args.logsnr_shift)
+        loss = module.loss(model, make_batch(rng, 8, args.target), logsnr_shift=args.logsnr_shift,
+                           guided_attention=args.guided_attention)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()

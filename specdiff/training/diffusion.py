@@ -11,6 +11,7 @@ from specdiff.diffusion import cfg, diffusion_inputs, prediction_loss, sample, v
 from specdiff.models import SpectrogramDiffusion, model_config
 from specdiff.training.base import EVAL_OPTIONS, SynthesisModule
 from specdiff.training.ema import ema_copy
+from specdiff.training.guided import capture_cross_attention_queries, guided_attention_loss
 from specdiff.training.init import init_weights, time_aligned_shifts
 from specdiff.training.optim import EmaOptimization, OptimizerName
 
@@ -53,6 +54,9 @@ class DiffusionModule(EmaOptimization, SynthesisModule):
         cond_drop_prob: condition dropout probability (0.1).
         loss: ``l1`` (official) or ``l2`` (`specdiff.diffusion.prediction_loss`: its optimum
             moves with partial information from the conditioning, L1's does not).
+        guided_attention: weight of the training-only guided cross-attention loss
+            (`specdiff.training.guided`: head 0 of the first decoder layer is shown which tokens
+            happen at its frame); 0 = off (official). guided_attention_width: its width, frames.
         loss_reduction: ``mean`` (per element; keeps gradient clipping meaningful) or ``sum``
             (the official sum); the logged ``train/loss`` is always the per-element mean.
         seed: seeds the per-step random draws (exact resume, distinct per process) and generation.
@@ -82,7 +86,8 @@ class DiffusionModule(EmaOptimization, SynthesisModule):
                  num_logged: int = 2, log_audio: bool = True, vocoder: str = "griffin-lim",
                  test_audio_dir: str | None = None, init_from: str | None = None,
                  shift_init: Literal["random", "time"] = "random", logsnr_shift: float = 0.0,
-                 loss: Literal["l1", "l2"] = "l1"):
+                 loss: Literal["l1", "l2"] = "l1", guided_attention: float = 0.0,
+                 guided_attention_width: float = 8.0):
         super().__init__(num_logged, log_audio, vocoder, test_audio_dir, seed)
         self.save_hyperparameters(ignore=EVAL_OPTIONS)
         config = model_config(size, has_context=has_context, **(model_overrides or {}))
@@ -115,9 +120,10 @@ class DiffusionModule(EmaOptimization, SynthesisModule):
     # -- training -------------------------------------------------------------------------------
     def loss(self, model: SpectrogramDiffusion, batch: dict[str, Tensor],
              generator: torch.Generator | None = None, drop_prob: float = 0.0,
-             logsnr_shift: float = 0.0) -> Tensor:
-        """L1 (or L2) loss of the eps (or v) prediction of one batch (per element mean), drawing t, eps
-        and the drop from ``generator`` (or the global RNG); t as `diffusion_inputs` draws it."""
+             logsnr_shift: float = 0.0, guided_attention: float = 0.0) -> Tensor:
+        """The loss of one batch: L1 (or L2, ``loss``) of the eps (or v) prediction, per element
+        mean, plus ``guided_attention`` x the guided cross-attention loss. t, eps and the drop
+        come from ``generator`` (or the global RNG); t as `diffusion_inputs` draws it."""
         x0 = batch["target"].float()
         b = x0.shape[0]
         if drop_prob > 0:
@@ -126,8 +132,17 @@ class DiffusionModule(EmaOptimization, SynthesisModule):
         x_t, t, eps = diffusion_inputs(x0, generator, logsnr_shift)
         enc, mask = model.encode(batch["tokens"], batch.get("context"), batch.get("context_mask"))
         target = eps if model.config.prediction == "epsilon" else v_target(x0, t, eps)
-        return prediction_loss(model.predict(x_t, t, enc, mask), target, reduction="mean",
-                               kind=self.hparams.loss)
+        if guided_attention <= 0:
+            pred = model.predict(x_t, t, enc, mask)
+            return prediction_loss(pred, target, reduction="mean", kind=self.hparams.loss)
+        with capture_cross_attention_queries(model) as captured:
+            pred = model.predict(x_t, t, enc, mask)
+        guide = guided_attention_loss(model, captured["queries"], enc, mask, batch["tokens"],
+                                      self.hparams.guided_attention_width)
+        if self._trainer is not None:  # also used outside a Trainer (scripts/conditioning_toy.py)
+            self.log("train/guide", guide, batch_size=b)
+        return prediction_loss(pred, target, reduction="mean", kind=self.hparams.loss) \
+            + guided_attention * guide
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
         devices = [self.device] if self.device.type == "cuda" else []
@@ -135,7 +150,8 @@ class DiffusionModule(EmaOptimization, SynthesisModule):
             # Every draw of this step (t, eps, drop, dropout masks) follows from (seed, step, rank).
             torch.manual_seed(step_seed(self.seed, self.global_step, self.global_rank))
             loss = self.loss(self.model, batch, drop_prob=self.hparams.cond_drop_prob,
-                             logsnr_shift=self.hparams.logsnr_shift)
+                             logsnr_shift=self.hparams.logsnr_shift,
+                             guided_attention=self.hparams.guided_attention)
         self.log("train/loss", loss, prog_bar=True, batch_size=batch["target"].shape[0])
         if self.hparams.loss_reduction == "sum":
             return loss * batch["target"].numel()
