@@ -259,14 +259,15 @@ class _MelSaver:
 
 def _prepare(midi, model, vocoder, device, name_hint: str, program: int | None = None,
              program_map: dict[int, int] | None = None):
-    from specdiff.codec import PORT_CODEC, tokenize_notes
+    from specdiff.codec import tokenize_notes
     from specdiff.instruments import orchestrate
     from specdiff.vocoders import load_vocoder
 
     notes = orchestrate(load_notes(midi), program, program_map)
     model = load_model(model, device)
     if model.config.codec == "port-901":  # the port: its own codec, raw programs
-        segments = tokenize_notes(notes, PORT_CODEC, program_map=False, name=name_hint)
+        segments = tokenize_notes(notes, model.config.token_codec, program_map=False,
+                                  name=name_hint)
     else:
         segments = tokenize_notes(notes, name=name_hint)
     if not segments:

@@ -133,6 +133,13 @@ class ModelConfig:
         """Attention width ``num_heads * head_dim``."""
         return self.num_heads * self.head_dim
 
+    @property
+    def token_codec(self):
+        """The `CodecConfig` of the ``codec`` field (what tokenizes this model's input)."""
+        from specdiff.codec.config import OFFICIAL_CODEC, PORT_CODEC
+
+        return PORT_CODEC if self.codec == "port-901" else OFFICIAL_CODEC
+
     def replace(self, **changes: Any) -> ModelConfig:
         """A copy with some fields changed."""
         return dataclasses.replace(self, **changes)

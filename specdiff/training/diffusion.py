@@ -66,8 +66,9 @@ class DiffusionModule(EmaOptimization, SynthesisModule):
             checkpoint: the weights and EMA start there, the optimizer and step count anew).
         shift_init: ``random`` (T5X: every embedding row N(0, 1)) or ``time``: the shift tokens'
             embeddings start as the decoder's position rows of their frames
-            (`specdiff.training.init.time_aligned_shifts`), a prior meant to speed up learning
-            which frames a note belongs to (not shown to help yet: docs/default_model.md).
+            (`specdiff.training.init.time_aligned_shifts`), a prior that speeds up learning
+            which frames a note belongs to when combined with ``guided_attention``
+            (docs/default_model.md).
             Applied after ``init_from`` too (it then replaces the loaded shift rows).
         logsnr_shift: train more at high noise (< 0) by drawing t at log-SNR offset by this much
             (`specdiff.diffusion.diffusion_inputs`); 0 = the official uniform t. Sampling and
@@ -135,9 +136,10 @@ class DiffusionModule(EmaOptimization, SynthesisModule):
         if guided_attention <= 0:
             pred = model.predict(x_t, t, enc, mask)
             return prediction_loss(pred, target, reduction="mean", kind=self.hparams.loss)
+        memory = model.memory(enc, mask)  # the guide reuses the first layer's keys
         with capture_cross_attention_queries(model) as captured:
-            pred = model.predict(x_t, t, enc, mask)
-        guide = guided_attention_loss(model, captured["queries"], enc, mask, batch["tokens"],
+            pred = model.predict(x_t, t, memory)
+        guide = guided_attention_loss(model, captured["queries"], memory, mask, batch["tokens"],
                                       self.hparams.guided_attention_width)
         if self._trainer is not None:  # also used outside a Trainer (scripts/conditioning_toy.py)
             self.log("train/guide", guide, batch_size=b)

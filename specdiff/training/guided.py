@@ -20,8 +20,9 @@ from contextlib import contextmanager
 import torch
 from torch import Tensor
 
-from specdiff.codec.config import OFFICIAL_CODEC, PORT_CODEC
+from specdiff.codec.config import OFFICIAL_CODEC
 from specdiff.models import trim_padding
+from specdiff.models.decoder import CrossMemory
 
 
 def token_frames(tokens: Tensor, codec=OFFICIAL_CODEC) -> Tensor:
@@ -69,14 +70,16 @@ def capture_cross_attention_queries(model):
         handle.remove()
 
 
-def guided_attention_loss(model, queries: Tensor, encodings: Tensor, mask: Tensor,
+def guided_attention_loss(model, queries: Tensor, memory: CrossMemory, mask: Tensor,
                           tokens: Tensor, width: float) -> Tensor:
     """The guided loss of head 0 of the first decoder layer's cross-attention.
 
     Args:
         model: the `SpectrogramDiffusion` whose forward pass produced ``queries``.
         queries: (B, T, d) captured by `capture_cross_attention_queries`.
-        encodings, mask: what `model.encode` returned for ``tokens`` ((B, L' [+ T_c], d), bool).
+        memory: ``model.memory(encodings, mask)`` of what `model.encode` returned for ``tokens``
+            (L' note keys [+ T_c context keys]), the memory of that forward pass.
+        mask: (B, L' [+ T_c]) bool key mask from `model.encode`.
         tokens: (B, L) the token ids given to `encode` (which trimmed them to L' columns).
         width: the Gaussian's width in frames.
 
@@ -86,14 +89,13 @@ def guided_attention_loss(model, queries: Tensor, encodings: Tensor, mask: Tenso
     attention = model.decoder.layers[0].cross_attention
     dh = attention.head_dim
     q = attention.q(queries)[..., :dh]
-    k = attention.k(encodings.to(q.dtype))[..., :dh]
-    logits = (q @ k.transpose(1, 2)).float() * attention.scale
+    k = memory.keys[0][:, 0]  # (B, Lk, Dh): head 0 of the first layer
+    logits = (q @ k.to(q.dtype).transpose(1, 2)).float() * attention.scale
     logits = logits.masked_fill(~mask[:, None, :], float("-inf"))
     tokens = trim_padding(tokens)
     num_notes = tokens.shape[1]
-    codec = PORT_CODEC if model.config.codec == "port-901" else OFFICIAL_CODEC
-    frames = token_frames(tokens, codec)
-    weights = guide_weights(frames, queries.shape[1], width, encodings.shape[1] - num_notes)
+    frames = token_frames(tokens, model.config.token_codec)
+    weights = guide_weights(frames, queries.shape[1], width, k.shape[1] - num_notes)
     has_notes = mask[:, :num_notes].any(dim=1)
     if not bool(has_notes.any()):
         return logits.new_zeros(())

@@ -67,8 +67,9 @@ def test_training_on_the_guide_moves_attention_to_the_notes_time():
         with torch.no_grad(), capture_cross_attention_queries(model) as captured:
             enc, mask = model.encode(fixed["tokens"])
             model.predict(torch.randn(4, 64, 128), torch.full((4,), 0.5), enc, mask)
-            return float(guided_attention_loss(model, captured["queries"], enc, mask,
-                                               fixed["tokens"], width=4.0))
+            return float(guided_attention_loss(model, captured["queries"],
+                                               model.memory(enc, mask), mask, fixed["tokens"],
+                                               width=4.0))
 
     before = guide()
     module.hparams.guided_attention_width = 4.0
@@ -90,5 +91,6 @@ def test_the_guide_is_off_by_default_and_rows_without_notes_cost_nothing():
     with capture_cross_attention_queries(model) as captured:
         enc, mask = model.encode(tokens)
         model.predict(torch.randn(2, 64, 128), torch.full((2,), 0.5), enc, mask)
-    loss = guided_attention_loss(model, captured["queries"], enc, mask, tokens, width=4.0)
+    loss = guided_attention_loss(model, captured["queries"], model.memory(enc, mask), mask,
+                                 tokens, width=4.0)
     assert float(loss) == 0.0
