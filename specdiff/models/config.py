@@ -63,6 +63,10 @@ class ModelConfig:
             ``"v"`` (v = alpha eps - sigma x0, Salimans & Ho 2022: its x0 estimate stays accurate
             at high noise, where eps errors are amplified by 1/alpha; the built-in model uses it).
             Samplers always receive epsilon (`SpectrogramDiffusion.denoise` converts).
+        note_roll: the decoder also adds a learned projection of a frame-aligned roll of the
+            notes, decoded from the tokens (`specdiff.models.note_roll`), to its input frames:
+            a specdiff extension that lets a small model trained briefly follow its notes (the
+            built-in model). Off for the official and port weights.
     """
 
     d_model: int = 768
@@ -95,6 +99,7 @@ class ModelConfig:
     codec: Literal["official", "port-901"] = "official"
     ar_full_prefix: bool = False
     prediction: Literal["epsilon", "v"] = "epsilon"
+    note_roll: bool = False
 
     def __post_init__(self) -> None:
         for name in ("d_model", "num_heads", "head_dim", "d_ff", "vocab_size", "max_tokens",

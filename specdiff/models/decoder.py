@@ -75,12 +75,15 @@ class CrossMemory:
         keys, values: one (B, H, Lk, Dh) tensor per decoder layer.
         bias: (B, 1, 1, Lk) additive key mask.
         gate: (B, 1, 1) 1 where at least one key is valid, else 0 (official zero-if-masked).
+        frames: (B, T, d) added to the decoder's input frames of conditional rows (the projected
+            note roll of a ``note_roll`` model), or None.
     """
 
     keys: list[Tensor]
     values: list[Tensor]
     bias: Tensor
     gate: Tensor
+    frames: Tensor | None = None
 
     @property
     def batch_size(self) -> int:
@@ -158,8 +161,9 @@ class FilmDecoder(nn.Module):
         self.output_proj = nn.Linear(dim, n_mels, bias=bias)
         self.dropout = nn.Dropout(dropout)
 
-    def memory(self, encodings: Tensor, mask: Tensor) -> CrossMemory:
-        """Project the encodings (B, Lk, d) with key mask (B, Lk) into every layer's K/V."""
+    def memory(self, encodings: Tensor, mask: Tensor, frames: Tensor | None = None) -> CrossMemory:
+        """Project the encodings (B, Lk, d) with key mask (B, Lk) into every layer's K/V;
+        ``frames`` (B, T, d), if given, are added to the input of conditional rows."""
         keys, values = [], []
         for layer in self.layers:
             k, v = layer.cross_attention.keys_values(encodings)
@@ -167,7 +171,7 @@ class FilmDecoder(nn.Module):
             values.append(v)
         mask = mask.bool()
         gate = mask.any(dim=1).to(encodings.dtype)[:, None, None]
-        return CrossMemory(keys, values, attention_bias(mask, encodings.dtype), gate)
+        return CrossMemory(keys, values, attention_bias(mask, encodings.dtype), gate, frames)
 
     def forward(self, x_t: Tensor, t: Tensor, memory: CrossMemory,
                 cond: Tensor | None = None) -> Tensor:
@@ -179,7 +183,8 @@ class FilmDecoder(nn.Module):
             memory: from `memory`; row i of x_t uses memory row i % memory.batch_size
                 (so B may be a multiple of the memory batch).
             cond: (B,) bool, False marks unconditional rows (encodings zeroed, all keys masked:
-                their cross-attention is exactly 0). None = all conditional.
+                their cross-attention is exactly 0, and they get no ``memory.frames``). None = all
+                conditional.
 
         Returns:
             (B, T, n_mels) epsilon, in the dtype of the weights.
@@ -209,6 +214,11 @@ class FilmDecoder(nn.Module):
         gate, bias = memory.gate, memory.bias
         if index is not None:
             gate, bias = gate.index_select(0, index), bias.index_select(0, index)
+        if memory.frames is not None:
+            frames = memory.frames[:, :length].to(dtype)
+            if index is not None:
+                frames = frames.index_select(0, index)
+            y = y + frames if rows is None else y.index_add(0, rows, frames)
         for i, layer in enumerate(self.layers):
             k, v = memory.keys[i], memory.values[i]
             if index is not None:

@@ -15,6 +15,7 @@ from specdiff.diffusion.schedule import alpha_sigma, logsnr_cosine
 from specdiff.models.config import ModelConfig
 from specdiff.models.decoder import CrossMemory, FilmDecoder
 from specdiff.models.encoders import ContextEncoder, NotesEncoder
+from specdiff.models.note_roll import ROLL_FEATURES, note_roll
 
 #: ``fn(x_t (B, T, n_mels), t (B,), cond (B,) bool | None) -> eps (B, T, n_mels) float32``
 ConditionalModelFn = Callable[..., Tensor]
@@ -70,6 +71,10 @@ class SpectrogramDiffusion(nn.Module):
         self.decoder = FilmDecoder(config.n_mels, config.decoder_rows, config.max_noise_time,
                                    num_layers=config.decoder_layers,
                                    time_signal=config.time_signal, **kw)
+        # note_roll models: the roll's projection onto the decoder input (no bias: an empty roll,
+        # e.g. an unconditional row, adds exactly nothing)
+        self.roll_proj = (nn.Linear(ROLL_FEATURES, config.d_model, bias=False)
+                          if config.note_roll else None)
         self.vocoder_path: Path | None = None
 
     # ------------------------------------------------------------------ loading and saving
@@ -133,8 +138,20 @@ class SpectrogramDiffusion(nn.Module):
 
         Returns:
             encodings (B, L' [+ T_c], d) in the weights' dtype and mask (B, L' [+ T_c]) bool:
-            notes first, then context.
+            notes first, then context. A ``note_roll`` model appends ``target_length`` rows, the
+            projected roll of each frame, masked out as keys: `memory` hands them to the decoder
+            input instead of to cross-attention.
         """
+        if not self.config.note_roll:
+            return self._encode(tokens, context, context_mask, trim)
+        enc, mask = self._encode(tokens, context, context_mask, trim)
+        roll = note_roll(tokens, self.config.target_length, self.config.token_codec)
+        frames = self.roll_proj(roll.to(self.device, self.dtype))  # (B, T, d)
+        return (torch.cat([enc, frames], dim=1),
+                torch.cat([mask, mask.new_zeros(frames.shape[:2])], dim=1))
+
+    def _encode(self, tokens: Tensor, context: Tensor | None, context_mask: Tensor | None,
+                trim: bool) -> tuple[Tensor, Tensor]:
         if trim:
             tokens = trim_padding(tokens)
         enc, mask = self.notes_encoder(tokens.to(self.device))
@@ -195,8 +212,13 @@ class SpectrogramDiffusion(nn.Module):
         return (x.float() + 1) / 2 * (hi - lo).to(x.device) + lo.to(x.device)
 
     def memory(self, encodings: Tensor, mask: Tensor) -> CrossMemory:
-        """Project the encodings into every layer's cross-attention K/V, once per segment."""
-        return self.decoder.memory(encodings.to(self.device, self.dtype), mask.to(self.device))
+        """Project the encodings into every layer's cross-attention K/V, once per segment (and
+        split off a ``note_roll`` model's frame rows, see `encode`)."""
+        encodings, mask = encodings.to(self.device, self.dtype), mask.to(self.device)
+        if not self.config.note_roll:
+            return self.decoder.memory(encodings, mask)
+        keys = encodings.shape[1] - self.config.target_length
+        return self.decoder.memory(encodings[:, :keys], mask[:, :keys], encodings[:, keys:])
 
     def predict(self, x_t: Tensor, t: Tensor, encodings: Tensor | CrossMemory,
                 mask: Tensor | None = None, cond: Tensor | None = None) -> Tensor:

@@ -104,15 +104,25 @@ class DiffusionModule(EmaOptimization, SynthesisModule):
         self.ema = ema_copy(self.model)
 
     def _load_initial_weights(self, source: str) -> None:
-        """Start from exported weights (e.g. the shipped model): same sizes and numerics required."""
+        """Start from exported weights (e.g. the shipped model): same sizes and numerics required.
+
+        A ``note_roll`` model may start from weights without the roll: its projection then
+        starts at zero, so training begins from exactly the loaded model.
+        """
         from specdiff.errors import SpecdiffError
 
         start = SpectrogramDiffusion.from_pretrained(source)
         theirs, ours = start.config.to_dict(), self.model.config.to_dict()
-        differ = sorted(k for k in ours if k != "dropout" and theirs.get(k) != ours[k])
+        adds_roll = ours["note_roll"] and not theirs["note_roll"]
+        differ = sorted(k for k in ours if k not in ("dropout", "note_roll" if adds_roll else "")
+                        and theirs.get(k) != ours[k])
         if differ:
             raise SpecdiffError(f"{source}: its config differs from the model's in {differ}")
-        self.model.load_state_dict({k: v.float() for k, v in start.state_dict().items()})
+        self.model.load_state_dict({k: v.float() for k, v in start.state_dict().items()},
+                                   strict=not adds_roll)
+        if adds_roll:
+            with torch.no_grad():
+                self.model.roll_proj.weight.zero_()
 
     @property
     def config(self):

@@ -90,6 +90,7 @@ def guided_attention_loss(model, queries: Tensor, memory: CrossMemory, mask: Ten
     dh = attention.head_dim
     q = attention.q(queries)[..., :dh]
     k = memory.keys[0][:, 0]  # (B, Lk, Dh): head 0 of the first layer
+    mask = mask[:, : k.shape[1]]  # a note_roll model's frame rows are not keys
     logits = (q @ k.to(q.dtype).transpose(1, 2)).float() * attention.scale
     logits = logits.masked_fill(~mask[:, None, :], float("-inf"))
     tokens = trim_padding(tokens)

@@ -155,3 +155,24 @@ def test_init_from_exported_weights(tmp_path):
         assert torch.equal(second.ema.state_dict()[key], value.float()), key
     with pytest.raises(SpecdiffError, match="differs"):
         DiffusionModule(size="tiny", has_context=False, init_from=str(tmp_path / "start.safetensors"))
+
+
+def test_a_note_roll_model_starts_from_weights_without_the_roll(tmp_path):
+    """Adding the roll to a trained model: every loaded weight kept, the roll's projection at
+    zero, so the new model starts out predicting exactly what the loaded one does."""
+    from specdiff.training import DiffusionModule
+
+    first = DiffusionModule(size="tiny", optimizer="adamw", init_seed=1)
+    first.model.save_pretrained(tmp_path / "start.safetensors")
+    second = DiffusionModule(size="tiny", optimizer="adamw", init_seed=2,
+                             model_overrides={"note_roll": True},
+                             init_from=str(tmp_path / "start.safetensors"))
+    state = second.model.state_dict()
+    assert set(state) - set(first.model.state_dict()) == {"roll_proj.weight"}
+    assert not state["roll_proj.weight"].any() and not second.ema.roll_proj.weight.any()
+    tokens = torch.tensor([[1000, 4, 1100, 300, 1]])  # any ids: the roll adds zero either way
+    x_t = torch.randn(1, 256, 128, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        expected = first.model.eval().predict(x_t, torch.tensor([0.5]), *first.model.encode(tokens))
+        got = second.model.eval().predict(x_t, torch.tensor([0.5]), *second.model.encode(tokens))
+    torch.testing.assert_close(got, expected)
