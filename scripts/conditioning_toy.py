@@ -12,6 +12,7 @@ above pitch 64, else -1 (conditioning without any time alignment).
 
 Options are `DiffusionModule`'s (``loss``, ``logsnr_shift``, ``shift_init``,
 ``guided_attention``) plus
+``--note-roll`` (a `ModelConfig(note_roll=True)` model, `specdiff.models.note_roll`) and
 ``--tied-cross-attention C``: every decoder cross-attention starts with keys = C sqrt(head_dim) x
 queries, so matching positions in the query and key streams attend to each other from step 0.
 """
@@ -78,6 +79,8 @@ def main() -> int:
     p.add_argument("--shift-init", choices=("random", "time"), default="random")
     p.add_argument("--tied-cross-attention", type=float, default=None, metavar="C")
     p.add_argument("--guided-attention", type=float, default=0.0, metavar="WEIGHT")
+    p.add_argument("--note-roll", action="store_true",
+                   help="a ModelConfig(note_roll=True) model: the decoder also reads the notes' roll")
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args()
 
@@ -87,7 +90,8 @@ def main() -> int:
     module = DiffusionModule(
         has_context=False, optimizer="adamw", loss=args.loss, shift_init=args.shift_init,
         model_overrides=dict(d_model=128, num_heads=4, head_dim=32, d_ff=512, encoder_layers=2,
-                             decoder_layers=2, dropout=0.0, prediction="v"))
+                             decoder_layers=2, dropout=0.0, prediction="v",
+                             note_roll=args.note_roll))
     model = module.model
     if args.tied_cross_attention is not None:
         with torch.no_grad():
