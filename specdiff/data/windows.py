@@ -34,6 +34,9 @@ class WindowConfig:
             from the window's own samples with the end zero-padded, unless the cache has a mel
             store), ``"audio"`` (raw samples only) or ``"both"``.
         codec: ``specdiff.codec.CodecConfig`` (default: the official codec).
+        past_end: windows may start at any frame of the recording and run past its end, the
+            rest being silence with no notes (like the official recipe's partial chunks): the
+            only windows that show a model where music stops. False: windows stay inside.
     """
 
     num_frames: int = 256
@@ -41,6 +44,7 @@ class WindowConfig:
     program_map: bool = True
     features: str = "mel"
     codec: object = field(default_factory=_official_codec)
+    past_end: bool = False
 
     @property
     def hop_length(self) -> int:
@@ -62,8 +66,10 @@ def num_windows(num_samples: int, config: WindowConfig) -> int:
 
 
 def max_start_frame(num_samples: int, config: WindowConfig) -> int:
-    """Largest window start with the window inside the recording (0 for short ones)."""
-    return max(0, num_audio_frames(num_samples, config.hop_length) - config.num_frames)
+    """Largest window start: with the window inside the recording (0 for short ones), or with
+    ``config.past_end`` the recording's last frame."""
+    frames = num_audio_frames(num_samples, config.hop_length)
+    return max(0, frames - 1 if config.past_end else frames - config.num_frames)
 
 
 def window_notes(notes: np.ndarray, start_frame: int, config: WindowConfig) -> np.ndarray:

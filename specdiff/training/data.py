@@ -162,6 +162,8 @@ class SpecdiffDataModule(pl.LightningDataModule):
         shuffle: shuffle the training stream (False: dataset order, for tests).
         val_batches: validation batches per validation run (a fixed, deterministic subset).
         test_batches: test batches (None: the whole test set).
+        past_end: training windows may run past the end of their recording into silence
+            (``specdiff.data.WindowConfig.past_end``); validation and test windows never do.
 
     The number of training batches consumed is part of the checkpoint, so ``--ckpt_path`` resumes the
     sample stream where it stopped.
@@ -173,7 +175,7 @@ class SpecdiffDataModule(pl.LightningDataModule):
                  train: Dataset | None = None, val: Dataset | None = None,
                  test: Dataset | None = None, batch_size: int = 8, num_workers: int = 0,
                  seed: int = 0, shuffle: bool = True, val_batches: int = 8,
-                 test_batches: int | None = None):
+                 test_batches: int | None = None, past_end: bool = False):
         super().__init__()
         self.cache, self.corpora, self.context = cache, corpora, context
         self.mixture_exponent, self.mixture_overrides = mixture_exponent, mixture_overrides
@@ -181,6 +183,7 @@ class SpecdiffDataModule(pl.LightningDataModule):
         self.train, self.val, self.test = train, val, test
         self.batch_size, self.num_workers, self.seed, self.shuffle = batch_size, num_workers, seed, shuffle
         self.val_batches, self.test_batches = val_batches, test_batches
+        self.past_end = past_end
         self.batches_seen = 0
 
     def setup(self, stage: str) -> None:
@@ -193,7 +196,8 @@ class SpecdiffDataModule(pl.LightningDataModule):
         def split(name: str):
             # test samples also carry the window's audio: the reference of the evaluation
             features = "both" if name == "test" else "mel"
-            config = WindowConfig(context=self.context, features=features)
+            config = WindowConfig(context=self.context, features=features,
+                                  past_end=self.past_end and name == "train")
             dataset = CacheDataset(reader, [name], self.corpora, config)
             return dataset if len(dataset) else None
 

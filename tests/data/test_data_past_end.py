@@ -1,0 +1,49 @@
+"""``WindowConfig.past_end``: training windows that run past the end of the recording into
+silence, the only windows that show a model where music stops."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from specdiff.data import WindowConfig
+from specdiff.data.notes import make_notes
+from specdiff.data.windows import make_sample, max_start_frame
+from specdiff.models.note_roll import segment_roll
+
+RATE, HOP = 16000, 320
+
+
+def test_max_start_frame_reaches_the_last_frame_only_with_past_end():
+    n = 10 * RATE  # 500 frames
+    assert max_start_frame(n, WindowConfig()) == 500 - 256
+    assert max_start_frame(n, WindowConfig(past_end=True)) == 499
+    assert max_start_frame(RATE, WindowConfig()) == 0  # shorter than a window
+    assert max_start_frame(RATE, WindowConfig(past_end=True)) == 49
+
+
+def test_a_window_past_the_end_is_silent_and_has_no_notes_there():
+    seconds = 6.0
+    t = np.arange(round(seconds * RATE)) / RATE
+    audio = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+
+    def read(start: int, length: int) -> np.ndarray:
+        out = np.zeros(length, np.float32)
+        lo, hi = max(start, 0), min(start + length, len(audio))
+        if hi > lo:
+            out[lo - start: hi - start] = audio[lo:hi]
+        return out
+
+    notes = make_notes([(0.0, seconds, 69, 100, 0, False)])
+    config = WindowConfig(context=True, past_end=True)
+    start = max_start_frame(len(audio), config) - 99  # the last 100 frames of the recording
+    sample = make_sample(read, notes, start, config)
+    target = sample["target"]
+    assert target.shape == (256, 128)
+    assert bool((target[101:] == -1).all())  # silence, the scaled log floor, past the end
+    assert float(target[:99].max()) > 0  # the tone before it
+    roll = segment_roll(sample["tokens"].numpy(), 256)
+    sounding = np.flatnonzero(roll[:, 69])
+    assert sounding.min() == 0 and 98 <= sounding.max() <= 100  # the note, tied in, then nothing
+    assert int(sample["context_mask"].sum()) == min(start, 256)  # frames before 0 are masked
+    assert torch.isfinite(sample["context"]).all()
