@@ -61,8 +61,12 @@ def num_audio_frames(num_samples: int, hop_length: int = 320) -> int:
 
 
 def num_windows(num_samples: int, config: WindowConfig) -> int:
-    """Examples a recording contributes (whole windows, at least 1): the mixture's count."""
-    return max(1, num_audio_frames(num_samples, config.hop_length) // config.num_frames)
+    """Examples a recording contributes (whole windows, at least 1): the mixture's count. With
+    ``config.past_end`` one more for a partial last window: its starts run to the last frame."""
+    frames = num_audio_frames(num_samples, config.hop_length)
+    if config.past_end:
+        return max(1, -(-frames // config.num_frames))
+    return max(1, frames // config.num_frames)
 
 
 def max_start_frame(num_samples: int, config: WindowConfig) -> int:

@@ -8,7 +8,7 @@ import torch
 
 from specdiff.data import WindowConfig
 from specdiff.data.notes import make_notes
-from specdiff.data.windows import make_sample, max_start_frame
+from specdiff.data.windows import make_sample, max_start_frame, num_windows
 from specdiff.models.note_roll import segment_roll
 
 RATE, HOP = 16000, 320
@@ -18,6 +18,9 @@ def test_max_start_frame_reaches_the_last_frame_only_with_past_end():
     n = 10 * RATE  # 500 frames
     assert max_start_frame(n, WindowConfig()) == 500 - 256
     assert max_start_frame(n, WindowConfig(past_end=True)) == 499
+    # one window per whole 256 frames; past_end adds the partial last one
+    assert num_windows(n, WindowConfig()) == 1 and num_windows(n, WindowConfig(past_end=True)) == 2
+    assert num_windows(512 * HOP, WindowConfig(past_end=True)) == 2
     assert max_start_frame(RATE, WindowConfig()) == 0  # shorter than a window
     assert max_start_frame(RATE, WindowConfig(past_end=True)) == 49
 
