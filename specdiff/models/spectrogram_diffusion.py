@@ -142,9 +142,11 @@ class SpectrogramDiffusion(nn.Module):
             projected roll of each frame, masked out as keys: `memory` hands them to the decoder
             input instead of to cross-attention.
         """
-        if not self.config.note_roll:
-            return self._encode(tokens, context, context_mask, trim)
+        if trim:
+            tokens = trim_padding(tokens)
         enc, mask = self._encode(tokens, context, context_mask, trim)
+        if not self.config.note_roll:
+            return enc, mask
         roll = note_roll(tokens, self.config.target_length, self.config.token_codec)
         frames = self.roll_proj(roll.to(self.device, self.dtype))  # (B, T, d)
         return (torch.cat([enc, frames], dim=1),
@@ -152,8 +154,7 @@ class SpectrogramDiffusion(nn.Module):
 
     def _encode(self, tokens: Tensor, context: Tensor | None, context_mask: Tensor | None,
                 trim: bool) -> tuple[Tensor, Tensor]:
-        if trim:
-            tokens = trim_padding(tokens)
+        """Notes [+ context] encodings of `encode` (``tokens`` already trimmed if ``trim``)."""
         enc, mask = self.notes_encoder(tokens.to(self.device))
         if self.context_encoder is None:
             return enc, mask

@@ -114,8 +114,8 @@ class DiffusionModule(EmaOptimization, SynthesisModule):
         start = SpectrogramDiffusion.from_pretrained(source)
         theirs, ours = start.config.to_dict(), self.model.config.to_dict()
         adds_roll = ours["note_roll"] and not theirs["note_roll"]
-        differ = sorted(k for k in ours if k not in ("dropout", "note_roll" if adds_roll else "")
-                        and theirs.get(k) != ours[k])
+        ignored = {"dropout", "note_roll"} if adds_roll else {"dropout"}
+        differ = sorted(k for k in ours if k not in ignored and theirs.get(k) != ours[k])
         if differ:
             raise SpecdiffError(f"{source}: its config differs from the model's in {differ}")
         self.model.load_state_dict({k: v.float() for k, v in start.state_dict().items()},
