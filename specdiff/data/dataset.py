@@ -14,6 +14,7 @@ from specdiff.data.cache import CacheReader, from_storage, recording_mel, to_sto
 from specdiff.data.example import Example, load_notes
 from specdiff.data.windows import (
     WindowConfig,
+    end_window_start,
     make_sample,
     max_start_frame,
     num_windows,
@@ -27,7 +28,8 @@ class WindowDataset(Dataset):
 
     Index ``i`` names chunk k of recording r (``num_windows`` chunks per recording); each access
     draws a random start frame in that chunk's 256-frame span (clipped so the window stays
-    inside the recording), so every epoch sees new windows on the 20 ms grid. The random
+    inside the recording; ``config.end_windows`` extra chunks per recording start in its last
+    256 frames instead), so every epoch sees new windows on the 20 ms grid. The random
     stream is seeded from ``torch.initial_seed()`` (different in every DataLoader worker).
 
     Subclasses provide ``num_samples(r)``, ``notes(r)``, ``reader(r)`` and ``corpus(r)``.
@@ -58,8 +60,11 @@ class WindowDataset(Dataset):
 
     def start_frame(self, index: int) -> int:
         r, k = int(self.recording_of[index]), int(self.chunk_of[index])
-        top = max_start_frame(self.num_samples(r), self.config)
-        return int(min(k * self.config.num_frames + self._random().integers(self.config.num_frames), top))
+        n, config = self.num_samples(r), self.config
+        draw = int(self._random().integers(config.num_frames))
+        if k >= num_windows(n, config) - config.end_windows:  # an extra end window
+            return end_window_start(n, config, draw)
+        return int(min(k * config.num_frames + draw, max_start_frame(n, config)))
 
     def mel_reader(self, recording: int):
         """``(start_frame, num_frames) -> (num_frames, 128)`` from a whole-recording log-mel,

@@ -37,6 +37,10 @@ class WindowConfig:
         past_end: windows may start at any frame of the recording and run past its end, the
             rest being silence with no notes (like the official recipe's partial chunks): the
             only windows that show a model where music stops. False: windows stay inside.
+        end_windows: with ``past_end``, this many more windows per recording whose start is
+            drawn from its last ``num_frames`` frames, so that each one runs into the silence
+            after the music (about half of it on average): more such windows than the one
+            partial window per recording that ``past_end`` alone gives.
     """
 
     num_frames: int = 256
@@ -45,6 +49,11 @@ class WindowConfig:
     features: str = "mel"
     codec: object = field(default_factory=_official_codec)
     past_end: bool = False
+    end_windows: int = 0
+
+    def __post_init__(self):
+        if self.end_windows < 0 or (self.end_windows and not self.past_end):
+            raise ValueError("end_windows needs past_end=True and must be >= 0")
 
     @property
     def hop_length(self) -> int:
@@ -62,11 +71,18 @@ def num_audio_frames(num_samples: int, hop_length: int = 320) -> int:
 
 def num_windows(num_samples: int, config: WindowConfig) -> int:
     """Examples a recording contributes (whole windows, at least 1): the mixture's count. With
-    ``config.past_end`` one more for a partial last window: its starts run to the last frame."""
+    ``config.past_end`` one more for a partial last window: its starts run to the last frame;
+    then ``config.end_windows`` more that all run past the end (`end_window_start`)."""
     frames = num_audio_frames(num_samples, config.hop_length)
     if config.past_end:
-        return max(1, -(-frames // config.num_frames))
+        return max(1, -(-frames // config.num_frames)) + config.end_windows
     return max(1, frames // config.num_frames)
+
+
+def end_window_start(num_samples: int, config: WindowConfig, draw: int) -> int:
+    """Start of an extra end window (``config.end_windows``): frame ``draw`` (0 <= draw <
+    num_frames) counted back from the recording's last frame, never before frame 0."""
+    return max(0, max_start_frame(num_samples, config) - draw)
 
 
 def max_start_frame(num_samples: int, config: WindowConfig) -> int:

@@ -164,6 +164,8 @@ class SpecdiffDataModule(pl.LightningDataModule):
         test_batches: test batches (None: the whole test set).
         past_end: training windows may run past the end of their recording into silence
             (``specdiff.data.WindowConfig.past_end``); validation and test windows never do.
+        end_windows: with ``past_end``, extra training windows per recording that all run
+            past its end (``specdiff.data.WindowConfig.end_windows``).
 
     The number of training batches consumed is part of the checkpoint, so ``--ckpt_path`` resumes the
     sample stream where it stopped.
@@ -175,7 +177,8 @@ class SpecdiffDataModule(pl.LightningDataModule):
                  train: Dataset | None = None, val: Dataset | None = None,
                  test: Dataset | None = None, batch_size: int = 8, num_workers: int = 0,
                  seed: int = 0, shuffle: bool = True, val_batches: int = 8,
-                 test_batches: int | None = None, past_end: bool = False):
+                 test_batches: int | None = None, past_end: bool = False,
+                 end_windows: int = 0):
         super().__init__()
         self.cache, self.corpora, self.context = cache, corpora, context
         self.mixture_exponent, self.mixture_overrides = mixture_exponent, mixture_overrides
@@ -183,7 +186,7 @@ class SpecdiffDataModule(pl.LightningDataModule):
         self.train, self.val, self.test = train, val, test
         self.batch_size, self.num_workers, self.seed, self.shuffle = batch_size, num_workers, seed, shuffle
         self.val_batches, self.test_batches = val_batches, test_batches
-        self.past_end = past_end
+        self.past_end, self.end_windows = past_end, end_windows
         self.batches_seen = 0
 
     def setup(self, stage: str) -> None:
@@ -197,7 +200,8 @@ class SpecdiffDataModule(pl.LightningDataModule):
             # test samples also carry the window's audio: the reference of the evaluation
             features = "both" if name == "test" else "mel"
             config = WindowConfig(context=self.context, features=features,
-                                  past_end=self.past_end and name == "train")
+                                  past_end=self.past_end and name == "train",
+                                  end_windows=self.end_windows if name == "train" else 0)
             dataset = CacheDataset(reader, [name], self.corpora, config)
             return dataset if len(dataset) else None
 

@@ -4,6 +4,7 @@ silence, the only windows that show a model where music stops."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from specdiff.data import WindowConfig
@@ -50,3 +51,33 @@ def test_a_window_past_the_end_is_silent_and_has_no_notes_there():
     assert sounding.min() == 0 and 98 <= sounding.max() <= 100  # the note, tied in, then nothing
     assert int(sample["context_mask"].sum()) == min(start, 256)  # frames before 0 are masked
     assert torch.isfinite(sample["context"]).all()
+
+
+def test_end_windows_add_windows_that_all_run_past_the_end():
+    from specdiff.data.dataset import WindowDataset
+
+    n = 10 * RATE  # 500 frames: 2 chunks with past_end, then 3 end windows
+    config = WindowConfig(past_end=True, end_windows=3)
+    assert num_windows(n, config) == 5
+
+    class Lengths(WindowDataset):  # only the indexing: start frames, no audio
+        def __init__(self, lengths):
+            self.config, self.lengths = config, lengths
+            self._build_index()
+
+        num_recordings = property(lambda self: len(self.lengths))
+
+        def num_samples(self, r):
+            return self.lengths[r]
+
+    torch.manual_seed(0)
+    dataset = Lengths([n, 3 * RATE])  # the 150-frame one: 1 chunk + 3 end windows
+    assert len(dataset) == 5 + 4
+    for _ in range(50):
+        ordinary = [dataset.start_frame(i) for i in (0, 1)]
+        ends = [dataset.start_frame(i) for i in (2, 3, 4)]
+        assert 0 <= ordinary[0] < 256 and 256 <= ordinary[1] <= 499
+        assert all(500 - 256 <= s <= 499 for s in ends)  # every one reaches past frame 499
+        assert all(0 <= dataset.start_frame(i) <= 149 for i in range(5, 9))
+    with pytest.raises(ValueError, match="past_end"):
+        WindowConfig(end_windows=1)
