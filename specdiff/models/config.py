@@ -67,6 +67,9 @@ class ModelConfig:
             notes, decoded from the tokens (`specdiff.models.note_roll`), to its input frames:
             a specdiff extension that lets a small model trained briefly follow its notes (the
             built-in model). Off for the official and port weights.
+        note_roll_gaps: the roll also says, per frame, whether nothing has played for 0.25,
+            0.5, 1 or 2 s (`specdiff.models.note_roll.GAP_SECONDS`), so the model learns where
+            the music has stopped; needs ``note_roll``.
     """
 
     d_model: int = 768
@@ -100,6 +103,7 @@ class ModelConfig:
     ar_full_prefix: bool = False
     prediction: Literal["epsilon", "v"] = "epsilon"
     note_roll: bool = False
+    note_roll_gaps: bool = False
 
     def __post_init__(self) -> None:
         for name in ("d_model", "num_heads", "head_dim", "d_ff", "vocab_size", "max_tokens",
@@ -124,6 +128,8 @@ class ModelConfig:
         if self.decoder_positions is not None and self.decoder_positions < self.target_length:
             raise SpecdiffError(f"ModelConfig.decoder_positions: {self.decoder_positions} rows "
                                 f"cannot hold target_length {self.target_length} frames")
+        if self.note_roll_gaps and not self.note_roll:
+            raise SpecdiffError("ModelConfig.note_roll_gaps: needs note_roll=True")
         if not self.scaler_max > self.scaler_min:
             raise SpecdiffError(f"ModelConfig.scaler_max: {self.scaler_max} must exceed "
                                 f"scaler_min {self.scaler_min}")

@@ -15,7 +15,7 @@ from specdiff.diffusion.schedule import alpha_sigma, logsnr_cosine
 from specdiff.models.config import ModelConfig
 from specdiff.models.decoder import CrossMemory, FilmDecoder
 from specdiff.models.encoders import ContextEncoder, NotesEncoder
-from specdiff.models.note_roll import ROLL_FEATURES, note_roll
+from specdiff.models.note_roll import note_roll, roll_features
 
 #: ``fn(x_t (B, T, n_mels), t (B,), cond (B,) bool | None) -> eps (B, T, n_mels) float32``
 ConditionalModelFn = Callable[..., Tensor]
@@ -73,7 +73,7 @@ class SpectrogramDiffusion(nn.Module):
                                    time_signal=config.time_signal, **kw)
         # note_roll models: the roll's projection onto the decoder input (no bias: an empty roll,
         # e.g. an unconditional row, adds exactly nothing)
-        self.roll_proj = (nn.Linear(ROLL_FEATURES, config.d_model, bias=False)
+        self.roll_proj = (nn.Linear(roll_features(config.note_roll_gaps), config.d_model, bias=False)
                           if config.note_roll else None)
         self.vocoder_path: Path | None = None
 
@@ -147,7 +147,8 @@ class SpectrogramDiffusion(nn.Module):
         enc, mask = self._encode(tokens, context, context_mask, trim)
         if not self.config.note_roll:
             return enc, mask
-        roll = note_roll(tokens, self.config.target_length, self.config.token_codec)
+        roll = note_roll(tokens, self.config.target_length, self.config.token_codec,
+                         self.config.note_roll_gaps)
         frames = self.roll_proj(roll.to(self.device, self.dtype))  # (B, T, d)
         return (torch.cat([enc, frames], dim=1),
                 torch.cat([mask, mask.new_zeros(frames.shape[:2])], dim=1))

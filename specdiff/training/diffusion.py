@@ -106,23 +106,28 @@ class DiffusionModule(EmaOptimization, SynthesisModule):
     def _load_initial_weights(self, source: str) -> None:
         """Start from exported weights (e.g. the shipped model): same sizes and numerics required.
 
-        A ``note_roll`` model may start from weights without the roll: its projection then
-        starts at zero, so training begins from exactly the loaded model.
+        A ``note_roll`` model may start from weights without the roll, and a ``note_roll_gaps``
+        one from a roll without the gap features: the projection's new inputs then start at
+        zero (all of it without a roll), so training begins from exactly the loaded model.
         """
         from specdiff.errors import SpecdiffError
 
         start = SpectrogramDiffusion.from_pretrained(source)
         theirs, ours = start.config.to_dict(), self.model.config.to_dict()
-        adds_roll = ours["note_roll"] and not theirs["note_roll"]
-        ignored = {"dropout", "note_roll"} if adds_roll else {"dropout"}
-        differ = sorted(k for k in ours if k not in ignored and theirs.get(k) != ours[k])
+        grows = {k for k in ("note_roll", "note_roll_gaps") if ours[k] and not theirs.get(k)}
+        differ = sorted(k for k in ours
+                        if k not in grows | {"dropout"} and theirs.get(k) != ours[k])
         if differ:
             raise SpecdiffError(f"{source}: its config differs from the model's in {differ}")
-        self.model.load_state_dict({k: v.float() for k, v in start.state_dict().items()},
-                                   strict=not adds_roll)
-        if adds_roll:
+        state = {k: v.float() for k, v in start.state_dict().items()}
+        old_roll = state.pop("roll_proj.weight", None) if grows else None
+        self.model.load_state_dict(state, strict=not grows)
+        if grows:
             with torch.no_grad():
-                self.model.roll_proj.weight.zero_()
+                weight = self.model.roll_proj.weight  # (d, features)
+                weight.zero_()
+                if old_roll is not None:
+                    weight[:, : old_roll.shape[1]] = old_roll
 
     @property
     def config(self):

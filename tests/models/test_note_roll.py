@@ -9,7 +9,14 @@ from specdiff.codec import NoteSequence, tokenize_notes
 from specdiff.codec.encode import pad_segments
 from specdiff.diffusion import cfg
 from specdiff.models import SpectrogramDiffusion, model_config
-from specdiff.models.note_roll import ROLL_FEATURES, note_roll, segment_roll
+from specdiff.models.note_roll import (
+    GAP_SECONDS,
+    ROLL_FEATURES,
+    gap_features,
+    note_roll,
+    roll_features,
+    segment_roll,
+)
 
 FPS = 50  # frames per second
 
@@ -55,6 +62,39 @@ def test_batched_roll_matches_rows_and_pad_rows_are_empty():
     np.testing.assert_array_equal(rolls[0].numpy(), segment_roll(a, 256))
     np.testing.assert_array_equal(rolls[1].numpy(), segment_roll(b, 256))
     assert rolls[2].sum() == 0
+
+
+def test_gap_features_count_frames_since_anything_last_happened():
+    active = np.zeros(200, dtype=bool)
+    active[[10, 11, 12, 100]] = True
+    gaps = gap_features(active, FPS)
+    assert gaps.shape == (200, len(GAP_SECONDS))
+    for k, seconds in enumerate(GAP_SECONDS):
+        n = round(seconds * FPS)
+        expected = [f >= n - 1 and not active[f - n + 1 : f + 1].any() for f in range(200)]
+        np.testing.assert_array_equal(gaps[:, k], expected)
+    # spelled out for 0.25 s (12 frames): never before frame 11, then off after each event
+    np.testing.assert_array_equal(np.flatnonzero(gaps[:60, 0]), np.arange(24, 60))
+    assert not gaps[:49, 3].any() and not gaps[:, 3].any()  # 2 s = 100 frames: never quiet that long
+
+
+def test_a_roll_with_gaps_says_where_the_music_stopped():
+    # a note until 1 s and a drum hit at 1.5 s, then nothing until the segment ends at 5.12 s
+    seq = _notes((0.0, 1.0, 60, 0, False), (1.5, 1.51, 38, 0, True))
+    (ids,) = tokenize_notes(seq)
+    roll = segment_roll(ids, 256, gaps=True)
+    assert roll.shape == (256, roll_features(True)) == (256, ROLL_FEATURES + len(GAP_SECONDS))
+    np.testing.assert_array_equal(roll[:, :ROLL_FEATURES], segment_roll(ids, 256))
+    # the note sounds in frames 0-49, the drum hits in frame 75: a short gap between them
+    expected = {0.25: [*range(61, 75), *range(87, 256)], 0.5: [74, *range(100, 256)],
+                1.0: range(125, 256), 2.0: range(175, 256)}
+    for k, seconds in enumerate(GAP_SECONDS):
+        quiet = np.flatnonzero(roll[:, ROLL_FEATURES + k])
+        np.testing.assert_array_equal(quiet, list(expected[seconds]))
+    # an empty segment is a gap everywhere, once far enough from its start
+    (empty,) = tokenize_notes(_notes((9.0, 9.5, 60, 0, False)))[:1]
+    quiet = segment_roll(empty, 256, gaps=True)[:, ROLL_FEATURES:]
+    assert quiet[-1].all() and not quiet[: round(0.25 * FPS) - 1].any()
 
 
 def _tiny(note_roll: bool) -> SpectrogramDiffusion:

@@ -176,3 +176,33 @@ def test_a_note_roll_model_starts_from_weights_without_the_roll(tmp_path):
         expected = first.model.eval().predict(x_t, torch.tensor([0.5]), *first.model.encode(tokens))
         got = second.model.eval().predict(x_t, torch.tensor([0.5]), *second.model.encode(tokens))
     torch.testing.assert_close(got, expected)
+
+
+def test_a_gaps_model_starts_from_a_roll_without_them(tmp_path):
+    """Adding the gap features to a note_roll model: the roll's columns kept, the new ones at
+    zero, so the model starts out predicting exactly what the loaded one does."""
+    from specdiff.errors import SpecdiffError
+    from specdiff.models.note_roll import GAP_SECONDS, ROLL_FEATURES
+    from specdiff.training import DiffusionModule
+
+    first = DiffusionModule(size="tiny", optimizer="adamw", init_seed=1,
+                            model_overrides={"note_roll": True})
+    with torch.no_grad():
+        first.model.roll_proj.weight.normal_()  # a trained roll
+    first.model.save_pretrained(tmp_path / "roll.safetensors")
+    second = DiffusionModule(size="tiny", optimizer="adamw", init_seed=2,
+                             model_overrides={"note_roll": True, "note_roll_gaps": True},
+                             init_from=str(tmp_path / "roll.safetensors"))
+    weight = second.model.roll_proj.weight
+    assert weight.shape[1] == ROLL_FEATURES + len(GAP_SECONDS)
+    torch.testing.assert_close(weight[:, :ROLL_FEATURES], first.model.roll_proj.weight)
+    assert not weight[:, ROLL_FEATURES:].any()
+    torch.testing.assert_close(second.ema.roll_proj.weight, weight)
+    tokens = torch.tensor([[1000, 4, 1100, 300, 1]])  # a note, then a long gap
+    x_t = torch.randn(1, 256, 128, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        expected = first.model.eval().predict(x_t, torch.tensor([0.5]), *first.model.encode(tokens))
+        got = second.model.eval().predict(x_t, torch.tensor([0.5]), *second.model.encode(tokens))
+    torch.testing.assert_close(got, expected)
+    with pytest.raises(SpecdiffError, match="note_roll_gaps"):
+        DiffusionModule(size="tiny", model_overrides={"note_roll_gaps": True})
