@@ -62,7 +62,13 @@ def gap_features(active: np.ndarray, fps: float) -> np.ndarray:
 
 def segment_roll(ids: np.ndarray, frames: int, codec: CodecConfig = OFFICIAL_CODEC,
                  gaps: bool = False) -> np.ndarray:
-    """One segment's token ids ``(L,)`` -> its roll ``(frames, roll_features(gaps))`` float32."""
+    """One segment's token ids ``(L,)`` -> its roll ``(frames, roll_features(gaps))`` float32.
+
+    An all-PAD row (a row whose conditioning classifier-free training dropped) has an all-zero
+    roll, gap features included: it stands for "no conditioning", not for "silence".
+    """
+    if not np.any(ids):
+        return np.zeros((frames, roll_features(gaps)), dtype=np.float32)
     roll = np.zeros((frames, ROLL_FEATURES), dtype=np.float32)
     fps = codec.frames_per_second
     active: dict[tuple[int, int], int] = {}  # (pitch, program) -> first frame
@@ -109,8 +115,8 @@ def note_roll(tokens: Tensor, frames: int, codec: CodecConfig = OFFICIAL_CODEC,
     """Rolls of a batch of token segments: (B, L) ids -> (B, frames, roll_features(gaps))
     float32.
 
-    PAD rows (all zero, e.g. the unconditional rows of classifier-free training) give rolls
-    with no notes (the decoder adds no roll to unconditional rows).
+    PAD rows (all zero: the dropped rows of classifier-free training) give all-zero rolls, so
+    they add nothing to the decoder input, as for the unconditional rows of guided sampling.
     """
     ids = tokens.detach().cpu().numpy()
     rolls = [segment_roll(row, frames, codec, gaps) for row in ids]

@@ -95,6 +95,11 @@ def test_a_roll_with_gaps_says_where_the_music_stopped():
     (empty,) = tokenize_notes(_notes((9.0, 9.5, 60, 0, False)))[:1]
     quiet = segment_roll(empty, 256, gaps=True)[:, ROLL_FEATURES:]
     assert quiet[-1].all() and not quiet[: round(0.25 * FPS) - 1].any()
+    # but a PAD row (conditioning dropped in classifier-free training) is no conditioning at
+    # all, not silence: all zero, like the unconditional rows of guided sampling
+    tokens = torch.from_numpy(pad_segments([empty, np.zeros(0, dtype=np.int64)], 64))
+    rolls = note_roll(tokens, 256, gaps=True)
+    assert rolls[0, -1, ROLL_FEATURES:].all() and not rolls[1].any()
 
 
 def _tiny(note_roll: bool) -> SpectrogramDiffusion:
