@@ -1,0 +1,144 @@
+"""Where mel inversion loses transcription accuracy: the spectrogram's magnitude or the phase.
+
+The quality benchmark (``benchmarks/quality.py``) scores "ground truth encoded" (the original's
+log-mel through a vocoder) well below the original on basic-pitch onset F1. This splits that loss
+on the same held-out pieces, all in one run:
+
+* **original**: the FluidSynth audio;
+* **mel magnitude, true phase**: linear magnitudes recovered from the official log-mel
+  (``mel_to_linear``, NNLS) with the original's own STFT phase: what a perfect phase would give;
+* **Griffin-Lim, hop 320**: specdiff's ``GriffinLim`` (the mel's own framing, 48 iterations);
+* **Griffin-Lim, hop 80**: the same magnitudes interpolated to a 4x finer hop (4x more
+  overlap, 8 frames per 640-sample window), 64 fast Griffin-Lim iterations from random phase;
+* **specdiff vocoder**: the shipped neural vocoder.
+
+    python benchmarks/mel_inversion.py --corpus /work/corpus/rendered [--files 12] [--seconds 10.24]
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# Keep this folder off the import path (a sibling tokenize.py would shadow the stdlib module).
+HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
+
+import argparse
+import importlib.util
+import time
+
+import numpy as np
+import soundfile as sf
+import torch
+
+from specdiff.audio import DEFAULT_MEL, SAMPLE_RATE, log_mel, stft
+from specdiff.evaluation import BasicPitchTranscriber, midi_reference_notes, note_scores
+from specdiff.vocoders import GriffinLim, load_vocoder
+from specdiff.vocoders.griffin_lim import istft, mel_to_linear
+
+FINE_HOP = 80
+
+
+def _quality_module():
+    spec = importlib.util.spec_from_file_location("quality_benchmark", HERE / "quality.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def true_phase(audio: np.ndarray, mel: torch.Tensor) -> np.ndarray:
+    """The mel's NNLS magnitudes with the phase of the original's STFT (same framing)."""
+    spec = stft(torch.from_numpy(audio)[None], DEFAULT_MEL)  # (1, T', F)
+    magnitude = mel_to_linear(mel[None], DEFAULT_MEL)  # (1, T, F)
+    frames = min(spec.shape[1], magnitude.shape[1])
+    spec, magnitude = spec[:, :frames], magnitude[:, :frames]
+    return istft(magnitude * spec / (spec.abs() + 1e-16), DEFAULT_MEL)[0].numpy()
+
+
+def griffin_lim_fine(mel: torch.Tensor, length: int, iters: int = 64, momentum: float = 0.99,
+                     seed: int = 0) -> np.ndarray:
+    """Fast Griffin-Lim on a hop-80 STFT (Hann 640, 1024-point FFT, centred) whose magnitudes
+    are the mel's NNLS magnitudes interpolated linearly in time."""
+    linear = mel_to_linear(mel[None], DEFAULT_MEL)[0]  # (T, F); frame k centred on 320 k + 320
+    count = linear.shape[0]
+    hop, win = DEFAULT_MEL.hop_length, DEFAULT_MEL.win_length
+    position = ((torch.arange(length // FINE_HOP + 1) * FINE_HOP - win / 2) / hop).clamp(0, count - 1)
+    lo = position.floor().long()
+    hi = (lo + 1).clamp(max=count - 1)
+    weight = (position - lo)[:, None]
+    magnitude = ((1 - weight) * linear[lo] + weight * linear[hi]).T  # (F, frames)
+    window = torch.hann_window(win)
+
+    def forward(x):
+        return torch.stft(x, DEFAULT_MEL.n_fft, FINE_HOP, win, window, return_complex=True)
+
+    def inverse(spec):
+        return torch.istft(spec, DEFAULT_MEL.n_fft, FINE_HOP, win, window, length=length)
+
+    generator = torch.Generator().manual_seed(seed)
+    angles = torch.polar(torch.ones_like(magnitude),
+                         2 * np.pi * torch.rand(magnitude.shape, generator=generator))
+    previous = torch.zeros_like(angles)
+    for _ in range(iters):
+        rebuilt = forward(inverse(magnitude * angles))
+        angles = rebuilt - momentum / (1 + momentum) * previous
+        angles = angles / (angles.abs() + 1e-16)
+        previous = rebuilt
+    return inverse(magnitude * angles).numpy()
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--corpus", type=Path, required=True, help="a `specdiff render` corpus")
+    p.add_argument("--files", type=int, default=12, help="test-split files (default 12)")
+    p.add_argument("--seconds", type=float, default=10.24, help="audio per file (default 10.24)")
+    p.add_argument("--split", default="test")
+    p.add_argument("--vocoder", default="specdiff", help="the neural vocoder (default: shipped)")
+    p.add_argument("--threads", type=int, default=1)
+    args = p.parse_args()
+
+    torch.set_num_threads(args.threads)
+    quality = _quality_module()
+    vocoder, griffin_lim = load_vocoder(args.vocoder), GriffinLim()
+    transcriber = BasicPitchTranscriber(threads=args.threads)
+    systems = {
+        "original": lambda audio, mel, n: audio,
+        "mel magnitude, true phase": lambda audio, mel, n: true_phase(audio, mel),
+        "Griffin-Lim, hop 320 (48 iterations)": lambda audio, mel, n: griffin_lim(mel).numpy(),
+        "Griffin-Lim, hop 80 (64 iterations)": lambda audio, mel, n: griffin_lim_fine(mel, n),
+        "specdiff vocoder": lambda audio, mel, n: vocoder(mel).numpy(),
+    }
+    f1: dict[str, list[float]] = {name: [] for name in systems}
+    seconds: dict[str, float] = dict.fromkeys(systems, 0.0)
+    files = quality.held_out_files(args.corpus, args.split, args.files)
+    for index, entry in enumerate(files):
+        audio, rate = sf.read(str(args.corpus / entry["audio"]), dtype="float32")
+        assert rate == SAMPLE_RATE, (entry["audio"], rate)
+        n = min(len(audio), round(args.seconds * SAMPLE_RATE))
+        audio = audio[:n]
+        reference = midi_reference_notes(args.corpus / entry["midi"], n / SAMPLE_RATE)
+        if not len(reference):
+            continue
+        mel = log_mel(audio)
+        for name, make in systems.items():
+            start = time.perf_counter()
+            out = make(audio, mel, n)
+            seconds[name] += time.perf_counter() - start
+            out = np.pad(out[:n], (0, max(0, n - len(out))))
+            f1[name].append(note_scores(reference, transcriber.transcribe(out, SAMPLE_RATE))["onset_f1"])
+        print(f"[{index + 1}/{len(files)}] {entry['id']}: "
+              + ", ".join(f"{v[-1]:.2f}" for v in f1.values()), flush=True)
+
+    original = float(np.mean(f1["original"]))
+    audio_seconds = len(f1["original"]) * args.seconds
+    print(f"\n{len(f1['original'])} files x {args.seconds} s, threads {args.threads}\n")
+    print("| system | onset F1 | / original | x real time |\n|---|---|---|---|")
+    for name, values in f1.items():
+        speed = "-" if name == "original" else f"{audio_seconds / max(seconds[name], 1e-9):.0f}"
+        print(f"| {name} | {np.mean(values):.3f} | {np.mean(values) / original:.2f} | {speed} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
