@@ -36,7 +36,9 @@ class WindowConfig:
         codec: ``specdiff.codec.CodecConfig`` (default: the official codec).
         past_end: windows may start at any frame of the recording and run past its end, the
             rest being silence with no notes (like the official recipe's partial chunks): the
-            only windows that show a model where music stops. False: windows stay inside.
+            only windows that show a model where music stops. A window that starts after the
+            last note event has an empty tie section (the reference codec would repeat the
+            notes that ended at that event). False: windows stay inside.
         end_windows: with ``past_end``, this many more windows per recording whose start is
             drawn from its last ``num_frames`` frames, so that each one runs into the silence
             after the music (about half of it on average): more such windows than the one
@@ -117,11 +119,25 @@ def window_notes(notes: np.ndarray, start_frame: int, config: WindowConfig) -> n
     return notes[keep]
 
 
+def _last_event_frame(notes: np.ndarray, config: WindowConfig) -> float:
+    """The frame (fractional) of the notes' last event: a start, or a pitched note's end."""
+    melodic_end = notes["end"][~notes["is_drum"]]
+    last = max(float(notes["start"].max()), float(melodic_end.max()) if len(melodic_end) else 0.0)
+    margin = 2.0 / config.codec.steps_per_second  # beyond any rounding to shift steps
+    return (last + margin) * config.codec.sample_rate / config.hop_length
+
+
 def window_tokens(notes: np.ndarray, start_frame: int, config: WindowConfig) -> np.ndarray:
     """Token ids of the window, zero-padded: int64 ``(codec.max_tokens,)``."""
     from specdiff.codec import pad_segments, tokenize_window
 
-    seq = notes_to_sequence(window_notes(notes, start_frame, config))
+    kept = window_notes(notes, start_frame, config)
+    if config.past_end and len(notes) and start_frame > _last_event_frame(notes, config):
+        # The reference's tie state stops advancing at the file's last event, so a window that
+        # starts after it would list the notes ending there as still sounding, over silence.
+        # Windows past the end are ours (past_end): they get the true state, nothing sounds.
+        kept = kept[:0]
+    seq = notes_to_sequence(kept)
     ids = tokenize_window(seq, start_frame, config.num_frames, codec=config.codec,
                           program_map=config.program_map)
     return pad_segments([ids], config.codec.max_tokens)[0]

@@ -81,3 +81,24 @@ def test_end_windows_add_windows_that_all_run_past_the_end():
         assert all(0 <= dataset.start_frame(i) <= 149 for i in range(5, 9))
     with pytest.raises(ValueError, match="past_end"):
         WindowConfig(end_windows=1)
+
+
+def test_a_window_after_the_last_note_has_an_empty_tie_section():
+    """The reference codec's tie state stops at the file's last event, so a window starting
+    after it would say the last notes still sound; past_end windows say nothing does."""
+    from specdiff.codec.decode import decode_events
+    from specdiff.codec.config import OFFICIAL_CODEC
+    from specdiff.data.windows import window_tokens
+
+    notes = make_notes([(0.0, 1.0, 60, 100, 0, False), (0.5, 1.5, 64, 100, 0, False)])
+    start = 100  # 2.0 s: after the last event (the note-off at 1.5 s)
+    inside = window_tokens(notes, start, WindowConfig())  # the reference's tokens
+    events = [e.kind for e in decode_events(inside, OFFICIAL_CODEC)]
+    assert events.count("pitch") == 1 and "tie" in events  # pitch 64 "still sounding"
+    past = window_tokens(notes, start, WindowConfig(past_end=True))
+    assert [e.kind for e in decode_events(past, OFFICIAL_CODEC) if e.kind != "pad"] == ["tie", "eos"]
+    roll = segment_roll(past, 256, gaps=True)
+    assert not roll[:, :512].any() and roll[-1, 512:].all()  # nothing sounds; a long gap
+    # a window that holds the last event is the reference's, with or without past_end
+    np.testing.assert_array_equal(window_tokens(notes, 50, WindowConfig(past_end=True)),
+                                  window_tokens(notes, 50, WindowConfig()))
