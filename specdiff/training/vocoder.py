@@ -6,7 +6,8 @@
 Loss: L1 between official log-mels of output and target (``mel_weight``) plus the
 multi-resolution STFT loss (spectral convergence + log-magnitude L1, ``stft_weight``). Every
 ``val_every`` steps the model is scored on fixed validation windows; the best weights are written
-as float16 safetensors (``best.safetensors``, the format ``load_vocoder`` reads). ``last.pt``
+as float16 safetensors (``best.safetensors``, the format ``load_vocoder`` reads), the current ones
+as ``latest.safetensors``. ``last.pt``
 holds model, optimiser, step and RNG state; running the same command again resumes from it.
 """
 
@@ -42,6 +43,7 @@ class VocoderTrainConfig:
     max_steps: int = 200_000
     mel_weight: float = 1.0
     stft_weight: float = 1.0
+    phase_weight: float = 0.0
     # Training-loss resolutions (n_fft, hop, window); validation uses the benchmark's set.
     stft_resolutions: tuple[tuple[int, int, int], ...] = (
         (512, 128, 512), (1024, 256, 1024), (2048, 512, 2048))
@@ -81,6 +83,35 @@ def stft_loss(pred: torch.Tensor, target: torch.Tensor,
         sc = torch.linalg.norm(mags[1] - mags[0]) / torch.linalg.norm(mags[1]).clamp_min(1e-7)
         total = total + sc + (mags[1].log() - mags[0].log()).abs().mean()
     return total / len(resolutions)
+
+
+def phase_loss(spec: torch.Tensor, target: torch.Tensor, n_fft: int,
+               hop: int = HOP_LENGTH) -> torch.Tensor:
+    """How far the predicted frames' phase differences are from the target's.
+
+    ``spec`` (B, F, T + 2) are a ``VocosNet``'s frames (frame j centred on sample ``hop * j``),
+    ``target`` (B, T * hop) the audio they should make; its STFT with the same framing is the
+    reference. Per pair of neighbouring frames (instantaneous frequency) and of neighbouring bins
+    (group delay: where in the frame the energy sits, what makes an attack sharp) the loss is
+    1 - cos of the difference between predicted and target phase differences, averaged with
+    weights sqrt(|S_1 S_2|) of the target, so silent bins do not count. Absolute phase, which
+    the mel does not determine, is not compared. The edge frames are left out.
+    """
+    window = torch.hann_window(n_fft, device=target.device)
+    reference = torch.stft(target, n_fft, hop, n_fft, window, center=True,
+                           return_complex=True)  # (B, F, T + 1)
+    frames = min(spec.shape[-1], reference.shape[-1]) - 1
+    pred, ref = spec[..., 1:frames], reference[..., 1:frames]
+
+    def pairs(a0, a1, b0, b1) -> torch.Tensor:
+        dp, dr = a1 * a0.conj(), b1 * b0.conj()
+        cos = (dp * dr.conj()).real / (dp.abs() * dr.abs() + 1e-9)
+        weight = dr.abs().sqrt()
+        return (weight * (1 - cos)).sum() / weight.sum().clamp_min(1e-9)
+
+    along_time = pairs(pred[..., :-1], pred[..., 1:], ref[..., :-1], ref[..., 1:])
+    along_bins = pairs(pred[:, :-1], pred[:, 1:], ref[:, :-1], ref[:, 1:])
+    return along_time + along_bins
 
 
 def mel_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -183,6 +214,26 @@ def griffin_lim_baseline(batches: list[tuple[torch.Tensor, torch.Tensor]]) -> di
     return {"val_mel_l1": float(np.mean(mel_l1)), "val_mrstft": float(np.mean(stft))}
 
 
+def transfer_weights(source: VocosNet, target: VocosNet) -> int:
+    """Copy ``source``'s weights into ``target``; returns how many tensors were copied whole.
+
+    The networks may differ in their kind of phase: then everything but the head is copied,
+    and the head's log-magnitude rows (the first ``n_fft // 2 + 1``), so a recurrent-phase
+    vocoder starts from a trained frame-phase one with its magnitudes already learned.
+    """
+    state, mine = source.state_dict(), target.state_dict()
+    copied = 0
+    with torch.no_grad():
+        for name, value in mine.items():
+            if state[name].shape == value.shape:
+                value.copy_(state[name])
+                copied += 1
+            elif name in ("head.weight", "head.bias"):
+                bins = target.config.n_fft // 2 + 1
+                value[:bins].copy_(state[name][:bins])
+    return copied
+
+
 def _save_last(path: Path, net, opt, step: int, best: float, rng: np.random.Generator,
                config: VocoderTrainConfig) -> None:
     state = {"model": net.state_dict(), "optimizer": opt.state_dict(), "step": step,
@@ -226,10 +277,11 @@ def train(config: VocoderTrainConfig, corpora: list[str | Path], run_dir: str | 
         from specdiff.vocoders.neural import read_neural_vocoder
 
         start_net, meta = read_neural_vocoder(init)
-        if start_net.config != net.config:
+        if replace(start_net.config, phase=net.config.phase) != net.config:
             raise ValueError(f"{init}: config {start_net.config} differs from {net.config}")
-        net.load_state_dict(start_net.state_dict())
-        log(f"initialised from {init} (its step {meta.get('step', '?')})")
+        copied = transfer_weights(start_net, net)
+        log(f"initialised from {init} (its step {meta.get('step', '?')}; "
+            f"{copied} of {len(net.state_dict())} tensors whole)")
     train_pool = AudioPool(corpora, "train")
     val_pool = AudioPool(corpora, "validation")
     val_rng = np.random.default_rng(1234)  # fixed validation windows across runs
@@ -256,10 +308,14 @@ def train(config: VocoderTrainConfig, corpora: list[str | Path], run_dir: str | 
                 group["lr"] = lr_at(step, config)
             mel, audio = make_batch(train_pool, config.segment_frames, config.batch_size, rng,
                                     config.min_rms)
-            pred = net(mel)
+            spec, _ = net.spectrum(mel)
+            pred = net.istft(spec, mel.shape[1])
             l_mel, l_stft = mel_loss(pred, audio), stft_loss(pred, audio,
                                                              config.stft_resolutions)
             loss = config.mel_weight * l_mel + config.stft_weight * l_stft
+            l_phase = (phase_loss(spec, audio, net.config.n_fft) if config.phase_weight
+                       else torch.zeros(()))
+            loss = loss + config.phase_weight * l_phase
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), 10.0)
@@ -268,13 +324,15 @@ def train(config: VocoderTrainConfig, corpora: list[str | Path], run_dir: str | 
             seen += 1
             if step % config.log_every == 0:
                 record = {"step": step, "loss": loss.item(), "mel_l1": l_mel.item(),
-                          "mrstft": l_stft.item(), "lr": lr_at(step, config),
+                          "mrstft": l_stft.item(), "phase": l_phase.item(), "lr": lr_at(step, config),
                           "s_per_step": (time.time() - start) / seen, "time": time.time()}
                 log(json.dumps(record))
                 log_file.write(json.dumps(record) + "\n")
                 log_file.flush()
             if step % config.val_every == 0 or step == stop:
                 record = {"step": step, **evaluate(net, val_batches), "time": time.time()}
+                save_neural_vocoder(net, run_dir / "latest.safetensors",
+                                    metadata={"step": str(step)})
                 if record["val_mel_l1"] < best:
                     best = record["val_mel_l1"]
                     save_neural_vocoder(net, run_dir / "best.safetensors",

@@ -26,10 +26,29 @@ class Vocoder(abc.ABC):
     sample_rate: int = SAMPLE_RATE
     hop_length: int = HOP_LENGTH
     n_mels: int = N_MELS
+    carries_state: bool = False
+    """Whether the output depends on every earlier frame (a recurrence over frames); such a
+    vocoder implements ``decode_carrying``, and ``vocode_stream`` hands the state from chunk to
+    chunk."""
 
     @abc.abstractmethod
     def decode(self, mel: torch.Tensor) -> torch.Tensor:
         """(B, T, n_mels) float32 log-mel -> (B, T * hop_length) float32 audio."""
+
+    def decode_carrying(self, mel: torch.Tensor, carry_in: tuple[int, torch.Tensor] | None,
+                        carry_out_at: int | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``decode`` for a ``carries_state`` vocoder, with its state passed in and out.
+
+        Args:
+            mel: (1, T, n_mels) log-mel.
+            carry_in: ``(j, state)``: the state entering output frame j (frame j is centred on
+                sample ``hop_length * j``), taken from another call; None: start afresh.
+            carry_out_at: return the state after this output frame (None: don't).
+
+        Returns:
+            (1, T * hop_length) audio and the state asked for (or None).
+        """
+        raise NotImplementedError(f"{type(self).__name__} carries no state")
 
     def __call__(self, mel: torch.Tensor | np.ndarray) -> torch.Tensor:
         """Vocode a batch of log-mel spectrograms.

@@ -5,6 +5,20 @@ frame (log-magnitude and phase), and ``torch.istft`` (hop 320, Hann window ``n_f
 turns those frames into audio. Output frame k is centred on sample 320 k + 320, the centre of the
 official front end's analysis window for mel frame k, so audio and mel stay aligned.
 
+Phase comes in two kinds (``NeuralVocoderConfig.phase``):
+
+* ``"frame"`` (Vocos): every frame's phase is predicted from the mel around it. A convolutional
+  network maps a stationary stretch of mel to the same output at every frame, so a held note
+  gets the same phase in every frame instead of one that advances with its frequency: the
+  frames do not join up, and the note buzzes at the frame rate.
+* ``"recurrent"``: the phase is carried from frame to frame. Per frame and bin the network
+  predicts how far the phase advances (a rotation, relative to the bin's centre frequency), how
+  much of the carried phase to keep and a fresh phase to mix in (an onset resets it):
+  ``z_t = normalise(keep_t * advance_t * z_{t-1} + fresh_t)``. Held notes keep a phase that
+  turns at their frequency; attacks start from a phase the network draws. The recurrence makes
+  the receptive field unbounded to the left, so streaming carries its state
+  (``NeuralVocoder.decode_stream``).
+
 Weights live in one safetensors file (float16 is fine) with the config in its metadata;
 ``load_neural_vocoder()`` with no path loads the shipped ``specdiff/assets/vocoder.safetensors``.
 """
@@ -12,6 +26,7 @@ Weights live in one safetensors file (float16 is fine) with the config in its me
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -45,6 +60,8 @@ class NeuralVocoderConfig:
         magnitude_prior: predict log-magnitudes as a residual over the mel's energy spread back
             onto the linear bins (``mel_prior_matrix``), so training starts from roughly the
             right spectral envelope and spends its steps on detail and phase.
+        phase: "frame" (a phase per frame) or "recurrent" (carried across frames); see the
+            module docstring.
     """
 
     n_mels: int = N_MELS
@@ -56,6 +73,7 @@ class NeuralVocoderConfig:
     hop_length: int = HOP_LENGTH
     max_log_magnitude: float = 7.0
     magnitude_prior: bool = True
+    phase: str = "frame"
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -92,6 +110,8 @@ def mel_prior_matrix(n_fft: int) -> torch.Tensor:
     resampled = np.stack([np.interp(grid, source, prior[:, m]) for m in range(prior.shape[1])])
     return torch.tensor(resampled, dtype=torch.float32)  # (M, F)
 
+
+PHASE_KINDS = ("frame", "recurrent")
 
 TINY = NeuralVocoderConfig(dim=32, intermediate=64, layers=2, n_fft=640)
 
@@ -140,6 +160,8 @@ class VocosNet(nn.Module):
         super().__init__()
         if config.kernel_size % 2 == 0 or config.n_fft < 2 * config.hop_length:
             raise ValueError("kernel_size must be odd and n_fft >= 2 * hop_length")
+        if config.phase not in PHASE_KINDS:
+            raise ValueError(f"phase must be one of {PHASE_KINDS}, got {config.phase!r}")
         self.config = config
         # A kernel_size-frame convolution, as a linear layer over stacked neighbouring frames.
         self.embed = nn.Linear(config.n_mels * config.kernel_size, config.dim)
@@ -150,16 +172,37 @@ class VocosNet(nn.Module):
             for _ in range(config.layers)
         )
         self.final_norm = nn.LayerNorm(config.dim, eps=1e-6)
-        self.head = nn.Linear(config.dim, config.n_fft + 2)
+        bins = config.n_fft // 2 + 1
+        # frame: log-magnitude, phase; recurrent: log-magnitude, keep, advance (2), fresh (2)
+        self.head = nn.Linear(config.dim, bins * (2 if config.phase == "frame" else 6))
+        if config.phase == "recurrent":
+            with torch.no_grad():  # start by carrying the phase at each bin's centre frequency
+                self.head.weight[bins:].mul_(0.1)
+                self.head.bias[bins:].zero_()
+                self.head.bias[bins : 2 * bins].fill_(2.0)  # keep ~0.88
+            centre = 2 * math.pi * torch.arange(bins) * config.hop_length / config.n_fft
+            self.register_buffer("centre_advance", torch.stack([centre.cos(), centre.sin()]),
+                                 persistent=False)  # (2, F)
         self.register_buffer("window", torch.hann_window(config.n_fft), persistent=False)
         if config.magnitude_prior:
             self.register_buffer("prior", mel_prior_matrix(config.n_fft), persistent=False)
 
-    def spectrum(self, mel: torch.Tensor) -> torch.Tensor:
+    def spectrum(self, mel: torch.Tensor, carry_in: tuple[int, torch.Tensor] | None = None,
+                 carry_out_at: int | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """(B, T, n_mels) log-mel -> (B, n_fft // 2 + 1, T + 2) complex STFT frames.
 
         The mel is edge-padded by one frame on each side, so frame j is centred on sample
         320 j; frames 1..T belong to mel frames 0..T-1.
+
+        Args:
+            mel: the log-mel.
+            carry_in: recurrent phase only: ``(j, z)``, the unit phase z (B, 2, F) carried
+                into frame j from elsewhere (streaming: the previous chunk), in place of the
+                one computed here. By default frame 0 starts from its fresh phase.
+            carry_out_at: recurrent phase only: also return the phase after this frame.
+
+        Returns:
+            the frames, and the phase after frame ``carry_out_at`` (None when not asked for).
         """
         k = self.config.kernel_size
         x = (mel - _MEL_CENTER) / _MEL_SCALE  # (B, T, M)
@@ -169,18 +212,64 @@ class VocosNet(nn.Module):
         x = self.norm(self.embed(x))  # (B, T + 2, C)
         for block in self.blocks:
             x = block(x)
-        x = self.head(self.final_norm(x))  # (B, T + 2, n_fft + 2)
-        log_mag, phase = x.float().transpose(1, 2).chunk(2, dim=1)  # (B, F, T + 2) each
+        x = self.head(self.final_norm(x)).float()  # (B, T + 2, bins * outputs)
+        if self.config.phase == "frame":
+            log_mag, phase = x.transpose(1, 2).chunk(2, dim=1)  # (B, F, T + 2) each
+            carried = None
+        else:
+            log_mag, keep, advance, fresh = x.transpose(1, 2).split(
+                [x.shape[-1] // 6, x.shape[-1] // 6, x.shape[-1] // 3, x.shape[-1] // 3], dim=1)
+            phase, carried = self._carry_phase(keep, advance, fresh, carry_in, carry_out_at)
         if self.config.magnitude_prior:
             edged = nn.functional.pad(mel.transpose(1, 2), (1, 1), mode="replicate")  # (B, M, T+2)
             prior = (edged.transpose(1, 2).exp() @ self.prior).clamp_min(1e-5)  # (B, T + 2, F)
             log_mag = log_mag + prior.log().transpose(1, 2)
         magnitude = log_mag.clamp(max=self.config.max_log_magnitude).exp()
-        return torch.polar(magnitude, phase)
+        if self.config.phase == "frame":
+            return torch.polar(magnitude, phase), None
+        return torch.complex(magnitude * phase[:, 0], magnitude * phase[:, 1]), carried
+
+    def _carry_phase(self, keep: torch.Tensor, advance: torch.Tensor, fresh: torch.Tensor,
+                     carry_in: tuple[int, torch.Tensor] | None, carry_out_at: int | None,
+                     ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The recurrent phase: (B, F, T) keep logits, (B, 2F, T) advances and fresh phases ->
+        (B, 2, F, T) unit phases (cos, sin) and the phase after frame ``carry_out_at``."""
+        batch, bins, frames = keep.shape
+        keep = torch.sigmoid(keep)
+        adv_re, adv_im = advance.view(batch, 2, bins, frames).unbind(1)
+        adv_re = adv_re + 1.0  # the head starts near zero: no deviation from the bin centre
+        norm = torch.rsqrt(adv_re**2 + adv_im**2 + 1e-8) * keep  # kept and normalised
+        cos, sin = self.centre_advance[0, :, None], self.centre_advance[1, :, None]
+        rot_re = (adv_re * cos - adv_im * sin) * norm  # (B, F, T): keep * rotation per frame
+        rot_im = (adv_re * sin + adv_im * cos) * norm
+        fresh_re, fresh_im = fresh.view(batch, 2, bins, frames).unbind(1)
+        z_re = z_im = keep.new_zeros(batch, bins)
+        out_re, out_im, carried = [], [], None
+        for t in range(frames):  # a few small ops per frame: ~20 us, 1000x real time
+            if carry_in is not None and t == carry_in[0]:
+                z_re, z_im = carry_in[1][:, 0], carry_in[1][:, 1]
+            w_re = rot_re[..., t] * z_re - rot_im[..., t] * z_im + fresh_re[..., t]
+            w_im = rot_re[..., t] * z_im + rot_im[..., t] * z_re + fresh_im[..., t]
+            scale = torch.rsqrt(w_re**2 + w_im**2 + 1e-12)
+            z_re, z_im = w_re * scale, w_im * scale
+            out_re.append(z_re)
+            out_im.append(z_im)
+            if t == carry_out_at:
+                carried = torch.stack([z_re, z_im], dim=1)
+        return torch.stack([torch.stack(out_re, -1), torch.stack(out_im, -1)], dim=1), carried
 
     def forward(self, mel: torch.Tensor) -> torch.Tensor:
-        frames = mel.shape[1]
-        spec = self.spectrum(mel)
+        return self.synthesize(mel)[0]
+
+    def synthesize(self, mel: torch.Tensor, carry_in: tuple[int, torch.Tensor] | None = None,
+                   carry_out_at: int | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``forward`` with the recurrent phase carried in and out (see ``spectrum``):
+        (B, T * hop) audio and the phase after output frame ``carry_out_at``."""
+        spec, carried = self.spectrum(mel, carry_in, carry_out_at)
+        return self.istft(spec, mel.shape[1]), carried
+
+    def istft(self, spec: torch.Tensor, frames: int) -> torch.Tensor:
+        """``spectrum``'s (B, F, frames + 2) STFT frames -> (B, frames * hop) audio."""
         hop = self.config.hop_length
         audio = torch.istft(spec, self.config.n_fft, hop, self.config.n_fft,
                             self.window.float(), center=True, length=(frames + 1) * hop)
@@ -197,6 +286,7 @@ class NeuralVocoder(Vocoder):
 
     def __init__(self, net: VocosNet, device: torch.device | str | None = None):
         self.net = net.eval()
+        self.carries_state = net.config.phase == "recurrent"
         self.hop_length = net.config.hop_length
         self.n_mels = net.config.n_mels
         self.sample_rate = SAMPLE_RATE
@@ -211,6 +301,12 @@ class NeuralVocoder(Vocoder):
     @torch.inference_mode()
     def decode(self, mel: torch.Tensor) -> torch.Tensor:
         return self.net(mel.to(self.device)).to(mel.device)
+
+    @torch.inference_mode()
+    def decode_carrying(self, mel: torch.Tensor, carry_in: tuple[int, torch.Tensor] | None,
+                        carry_out_at: int | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        audio, carried = self.net.synthesize(mel.to(self.device), carry_in, carry_out_at)
+        return audio.to(mel.device), carried
 
     def __repr__(self) -> str:
         params = sum(p.numel() for p in self.net.parameters())

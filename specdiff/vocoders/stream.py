@@ -4,6 +4,12 @@ The mel is vocoded in chunks that see ``context_frames`` of their neighbours on 
 chunks' audio is joined with a raised-cosine crossfade of ``crossfade_frames`` centred on each
 chunk boundary. For a vocoder whose receptive field is within the context, the result equals
 vocoding the whole mel at once; for Griffin-Lim the crossfade hides the phase mismatch.
+
+A vocoder with a recurrence over frames (``Vocoder.carries_state``: the recurrent-phase neural
+vocoder) sees all earlier frames; each chunk then takes its state from the previous chunk at
+frame ``context_frames - crossfade_frames / 2 - 2`` of its left context, where the previous chunk
+computed it exactly. That too equals one call, when the left context minus those frames still
+covers the receptive field of the per-frame network.
 """
 
 from __future__ import annotations
@@ -52,13 +58,25 @@ def vocode_stream(
     buffer_start = 0
     start = 0  # first frame of the next chunk's core
     tail: torch.Tensor | None = None  # faded-out audio over [start - half, start + half)
+    # A recurrent vocoder's state enters a chunk at this frame of its left context, handed on
+    # from the previous chunk (which computed that frame with all the context it needs).
+    lead = context_frames - half - 2 if vocoder.carries_state else 0
+    carry: torch.Tensor | None = None
 
     def run(stop: int, final: bool) -> torch.Tensor:
-        nonlocal buffer, buffer_start, start, tail
+        nonlocal buffer, buffer_start, start, tail, carry
         assert buffer is not None
         lo = max(0, start - context_frames)
         hi = stop if final else stop + context_frames
-        audio = vocoder(buffer[lo - buffer_start : hi - buffer_start][None])[0]  # frames [lo, hi)
+        mel = buffer[lo - buffer_start : hi - buffer_start][None]  # frames [lo, hi)
+        if lead > 0:
+            next_lo = stop - context_frames
+            audio, carry = vocoder.decode_carrying(
+                mel, (lead, carry) if lo > 0 else None,
+                next_lo + lead - 1 - lo if not final and next_lo > 0 else None)
+            audio = audio[0]
+        else:
+            audio = vocoder(mel)[0]
         keep_lo = start - half if start > 0 else 0
         keep_hi = stop if final else stop + half
         piece = audio[(keep_lo - lo) * hop : (keep_hi - lo) * hop]

@@ -14,11 +14,13 @@ from specdiff.training.vocoder import (
     lr_at,
     make_batch,
     mel_loss,
+    phase_loss,
     stft_loss,
     train,
+    transfer_weights,
 )
 from specdiff.vocoders import load_vocoder
-from specdiff.vocoders.neural import TINY, NeuralVocoder
+from specdiff.vocoders.neural import TINY, NeuralVocoder, VocosNet
 
 CONFIGS = Path(__file__).parents[2] / "configs"
 
@@ -88,3 +90,39 @@ def test_init_from_a_vocoder_file(tmp_path):
     state = torch.load(tmp_path / "b" / "last.pt", weights_only=True)["model"]
     # One small step away from the initial weights, far from a fresh initialisation.
     assert all((state[k] - start[k]).abs().max() < 0.01 for k in start)
+
+
+def _frames(audio: torch.Tensor, n_fft: int = 1024) -> torch.Tensor:
+    """The STFT frames a VocosNet would have to predict for ``audio`` (one extra at the end)."""
+    spec = torch.stft(audio, n_fft, 320, n_fft, torch.hann_window(n_fft), center=True,
+                      return_complex=True)
+    return torch.cat([spec, spec[..., -1:]], dim=-1)
+
+
+def test_phase_loss_compares_phase_differences_not_absolute_phase():
+    torch.manual_seed(0)
+    audio = torch.randn(2, 40 * 320)
+    spec = _frames(audio)
+    assert abs(float(phase_loss(spec, audio, 1024))) < 1e-6
+    # A constant phase offset changes no phase difference.
+    assert abs(float(phase_loss(spec * (1j ** 0.7), audio, 1024))) < 1e-6
+    # Audio 37 samples late: the group delays differ; random phase is far worse still.
+    late = float(phase_loss(_frames(torch.roll(audio, 37, -1)), audio, 1024))
+    scrambled = torch.polar(spec.abs(), 2 * np.pi * torch.rand(spec.shape))
+    assert 0.02 < late < float(phase_loss(scrambled, audio, 1024)) - 1.0
+
+
+def test_a_recurrent_phase_vocoder_starts_from_a_frame_phase_one(tmp_path):
+    torch.manual_seed(0)
+    source, target = VocosNet(TINY), VocosNet(replace(TINY, phase="recurrent"))
+    copied = transfer_weights(source, target)
+    mine, theirs = target.state_dict(), source.state_dict()
+    assert copied == len(mine) - 2  # all but the head's weight and bias
+    bins = TINY.n_fft // 2 + 1
+    assert torch.equal(mine["head.weight"][:bins], theirs["head.weight"][:bins])
+    assert torch.equal(mine["blocks.1.dw_weight"], theirs["blocks.1.dw_weight"])
+    # The same magnitudes, so the same log-mel to within what the phase changes.
+    mel = torch.randn(1, 30, 128) - 5.0
+    with torch.no_grad():
+        a, b = source.spectrum(mel)[0], target.spectrum(mel)[0]
+    torch.testing.assert_close(a.abs(), b.abs())
