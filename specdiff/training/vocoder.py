@@ -44,6 +44,8 @@ class VocoderTrainConfig:
     mel_weight: float = 1.0
     stft_weight: float = 1.0
     phase_weight: float = 0.0
+    audio_phase_weight: float = 0.0
+    audio_phase_resolution: tuple[int, int, int] = (1024, 80, 640)
     # Training-loss resolutions (n_fft, hop, window); validation uses the benchmark's set.
     stft_resolutions: tuple[tuple[int, int, int], ...] = (
         (512, 128, 512), (1024, 256, 1024), (2048, 512, 2048))
@@ -68,6 +70,8 @@ class VocoderTrainConfig:
             data["betas"] = tuple(data["betas"])
         if "stft_resolutions" in data:
             data["stft_resolutions"] = tuple(tuple(r) for r in data["stft_resolutions"])
+        if "audio_phase_resolution" in data:
+            data["audio_phase_resolution"] = tuple(data["audio_phase_resolution"])
         return cls(**data)
 
 
@@ -85,23 +89,16 @@ def stft_loss(pred: torch.Tensor, target: torch.Tensor,
     return total / len(resolutions)
 
 
-def phase_loss(spec: torch.Tensor, target: torch.Tensor, n_fft: int,
-               hop: int = HOP_LENGTH) -> torch.Tensor:
-    """How far the predicted frames' phase differences are from the target's.
+def phase_difference_loss(pred: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+    """How far the phase differences of complex STFT frames ``pred`` (B, F, T) are from those of
+    ``reference`` (the same shape and framing).
 
-    ``spec`` (B, F, T + 2) are a ``VocosNet``'s frames (frame j centred on sample ``hop * j``),
-    ``target`` (B, T * hop) the audio they should make; its STFT with the same framing is the
-    reference. Per pair of neighbouring frames (instantaneous frequency) and of neighbouring bins
-    (group delay: where in the frame the energy sits, what makes an attack sharp) the loss is
-    1 - cos of the difference between predicted and target phase differences, averaged with
-    weights sqrt(|S_1 S_2|) of the target, so silent bins do not count. Absolute phase, which
-    the mel does not determine, is not compared. The edge frames are left out.
+    Per pair of neighbouring frames (instantaneous frequency) and of neighbouring bins (group
+    delay: where in the frame the energy sits, what makes an attack sharp) the loss is 1 - cos
+    of the difference between predicted and reference phase differences, averaged with weights
+    sqrt(|R_1 R_2|) of the reference, so silent bins do not count. Absolute phase, which the mel
+    does not determine, is not compared.
     """
-    window = torch.hann_window(n_fft, device=target.device)
-    reference = torch.stft(target, n_fft, hop, n_fft, window, center=True,
-                           return_complex=True)  # (B, F, T + 1)
-    frames = min(spec.shape[-1], reference.shape[-1]) - 1
-    pred, ref = spec[..., 1:frames], reference[..., 1:frames]
 
     def pairs(a0, a1, b0, b1) -> torch.Tensor:
         dp, dr = a1 * a0.conj(), b1 * b0.conj()
@@ -109,9 +106,36 @@ def phase_loss(spec: torch.Tensor, target: torch.Tensor, n_fft: int,
         weight = dr.abs().sqrt()
         return (weight * (1 - cos)).sum() / weight.sum().clamp_min(1e-9)
 
-    along_time = pairs(pred[..., :-1], pred[..., 1:], ref[..., :-1], ref[..., 1:])
-    along_bins = pairs(pred[:, :-1], pred[:, 1:], ref[:, :-1], ref[:, 1:])
+    along_time = pairs(pred[..., :-1], pred[..., 1:], reference[..., :-1], reference[..., 1:])
+    along_bins = pairs(pred[:, :-1], pred[:, 1:], reference[:, :-1], reference[:, 1:])
     return along_time + along_bins
+
+
+def phase_loss(spec: torch.Tensor, target: torch.Tensor, n_fft: int,
+               hop: int = HOP_LENGTH) -> torch.Tensor:
+    """``phase_difference_loss`` of a ``VocosNet``'s predicted frames against the target audio.
+
+    ``spec`` (B, F, T + 2) are the frames (frame j centred on sample ``hop * j``), ``target``
+    (B, T * hop) the audio they should make; its STFT with the same framing is the reference.
+    The edge frames are left out.
+    """
+    window = torch.hann_window(n_fft, device=target.device)
+    reference = torch.stft(target, n_fft, hop, n_fft, window, center=True,
+                           return_complex=True)  # (B, F, T + 1)
+    frames = min(spec.shape[-1], reference.shape[-1]) - 1
+    return phase_difference_loss(spec[..., 1:frames], reference[..., 1:frames])
+
+
+def audio_phase_loss(pred: torch.Tensor, target: torch.Tensor,
+                     resolution: tuple[int, int, int] = (1024, 80, 640)) -> torch.Tensor:
+    """``phase_difference_loss`` of the output audio itself: (B, n) signals analysed with one
+    (n_fft, hop, window) STFT, finer than the vocoder's own frames by default, so it judges the
+    phase that overlap-add actually produced."""
+    n_fft, hop, win = resolution
+    window = torch.hann_window(win, device=pred.device)
+    specs = [torch.stft(x, n_fft, hop, win, window, center=True, return_complex=True)
+             for x in (pred, target)]
+    return phase_difference_loss(specs[0][..., 1:-1], specs[1][..., 1:-1])
 
 
 def mel_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -313,9 +337,13 @@ def train(config: VocoderTrainConfig, corpora: list[str | Path], run_dir: str | 
             l_mel, l_stft = mel_loss(pred, audio), stft_loss(pred, audio,
                                                              config.stft_resolutions)
             loss = config.mel_weight * l_mel + config.stft_weight * l_stft
-            l_phase = (phase_loss(spec, audio, net.config.n_fft) if config.phase_weight
-                       else torch.zeros(()))
-            loss = loss + config.phase_weight * l_phase
+            l_phase = torch.zeros(())
+            if config.phase_weight:
+                l_phase = config.phase_weight * phase_loss(spec, audio, net.config.n_fft)
+            if config.audio_phase_weight:
+                l_phase = l_phase + config.audio_phase_weight * audio_phase_loss(
+                    pred, audio, config.audio_phase_resolution)
+            loss = loss + l_phase
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), 10.0)

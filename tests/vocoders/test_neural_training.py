@@ -10,6 +10,7 @@ import torch
 
 from specdiff.training.vocoder import (
     AudioPool,
+    audio_phase_loss,
     VocoderTrainConfig,
     lr_at,
     make_batch,
@@ -110,6 +111,18 @@ def test_phase_loss_compares_phase_differences_not_absolute_phase():
     late = float(phase_loss(_frames(torch.roll(audio, 37, -1)), audio, 1024))
     scrambled = torch.polar(spec.abs(), 2 * np.pi * torch.rand(spec.shape))
     assert 0.02 < late < float(phase_loss(scrambled, audio, 1024)) - 1.0
+
+
+def test_audio_phase_loss_judges_the_signal_itself():
+    torch.manual_seed(0)
+    t = torch.arange(16000) / 16000
+    tone = torch.sin(2 * np.pi * 220.0 * t)[None]
+    assert abs(float(audio_phase_loss(tone, tone))) < 1e-3  # (eps in near-empty bins)
+    assert abs(float(audio_phase_loss(-tone, tone))) < 1e-3  # sign = absolute phase
+    # A quarter tone flat: the instantaneous frequency is off in every frame.
+    flat = torch.sin(2 * np.pi * 213.7 * t)[None]
+    detuned = float(audio_phase_loss(flat, tone))
+    assert 0.05 < detuned < float(audio_phase_loss(torch.randn(1, 16000), tone))
 
 
 def test_a_recurrent_phase_vocoder_starts_from_a_frame_phase_one(tmp_path):
