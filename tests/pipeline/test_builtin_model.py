@@ -25,11 +25,6 @@ def test_builtin_model_and_vocoder_fit_the_size_budget(model):
     assert total <= 60 * 2**20, f"{total / 2**20:.1f} MiB"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the shipped model follows its notes (onset F1 in BENCHMARKS.md) but does not fall silent "
-    "where the MIDI does: its generated mel there is only a few nats below the music (its "
-    "training windows almost never contain silence; docs/default_model.md). Strict: when a "
-    "better model passes, this marker must go."))
 def test_builtin_model_sounds_where_the_midi_has_notes_and_is_silent_elsewhere(model):
     from specdiff.evaluation.silence import silence_probe
 
