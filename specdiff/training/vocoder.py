@@ -29,6 +29,19 @@ from specdiff.evaluation.spectral import MRSTFT_RESOLUTIONS
 from specdiff.vocoders.neural import NeuralVocoderConfig, VocosNet, save_neural_vocoder
 
 
+def _yaml_value(text: str):
+    """``text`` read as YAML, except that ``1e-4`` is a number (YAML 1.1 wants ``1.0e-4``)."""
+    import yaml
+
+    value = yaml.safe_load(text)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    return value
+
+
 @dataclass(frozen=True)
 class VocoderTrainConfig:
     """Hyper-parameters of ``train``. ``model`` holds the ``NeuralVocoderConfig`` fields."""
@@ -59,19 +72,30 @@ class VocoderTrainConfig:
     seed: int = 0
 
     @classmethod
-    def from_yaml(cls, path: str | Path) -> VocoderTrainConfig:
+    def from_yaml(cls, path: str | Path | None = None,
+                  overrides: list[str] | tuple[str, ...] = ()) -> VocoderTrainConfig:
+        """The fields of the YAML file at ``path`` (none: the defaults), then ``overrides``:
+        ``KEY=VALUE`` strings whose value is read as YAML (``lr=1e-4``, ``model.phase=recurrent``)."""
         import yaml
 
-        data = yaml.safe_load(Path(path).read_text()) or {}
+        data = (yaml.safe_load(Path(path).read_text()) or {}) if path is not None else {}
+        for item in overrides:
+            key, sep, value = item.partition("=")
+            if not sep:
+                raise ValueError(f"--set {item!r}: expected KEY=VALUE")
+            target, _, leaf = key.rpartition(".")
+            if target not in ("", "model"):
+                raise ValueError(f"--set {item!r}: only model.* fields nest")
+            node = data.setdefault("model", {}) if target else data
+            node[leaf] = _yaml_value(value)
         unknown = sorted(set(data) - {f.name for f in fields(cls)})
         if unknown:
-            raise ValueError(f"{path}: unknown keys {unknown}")
-        if "betas" in data:
-            data["betas"] = tuple(data["betas"])
+            raise ValueError(f"{path or '--set'}: unknown keys {unknown}")
+        for name in ("betas", "audio_phase_resolution"):
+            if name in data:
+                data[name] = tuple(data[name])
         if "stft_resolutions" in data:
             data["stft_resolutions"] = tuple(tuple(r) for r in data["stft_resolutions"])
-        if "audio_phase_resolution" in data:
-            data["audio_phase_resolution"] = tuple(data["audio_phase_resolution"])
         return cls(**data)
 
 
@@ -386,8 +410,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--init", default=None,
                    help="starting weights when RUN/last.pt is absent (e.g. "
                    "specdiff/assets/vocoder.safetensors)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config field, value read as YAML (repeatable): "
+                   "--set lr=1e-4 --set model.phase=recurrent")
     args = p.parse_args(argv)
-    config = VocoderTrainConfig.from_yaml(args.config) if args.config else VocoderTrainConfig()
+    config = VocoderTrainConfig.from_yaml(args.config, args.set)
     if args.threads:
         config = replace(config, threads=args.threads)
     random.seed(config.seed)

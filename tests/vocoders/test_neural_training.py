@@ -5,6 +5,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pytest
 import soundfile as sf
 import torch
 
@@ -54,6 +55,18 @@ def test_batches_and_schedule(tmp_path):
     config = VocoderTrainConfig(lr=1.0, warmup_steps=10, max_steps=110)
     assert lr_at(0, config) == 0.1 and lr_at(9, config) == 1.0
     assert abs(lr_at(110, config) - 0.1) < 1e-9
+
+
+def test_config_overrides_on_top_of_the_yaml():
+    config = VocoderTrainConfig.from_yaml(
+        CONFIGS / "vocoder_tiny.yaml", ["lr=1e-4", "model.phase=recurrent", "betas=[0.5, 0.6]"])
+    assert config.lr == 1e-4 and config.betas == (0.5, 0.6)
+    assert config.model["phase"] == "recurrent" and config.model["dim"] == TINY.dim
+    assert VocoderTrainConfig.from_yaml(None, ["warmup_steps=7"]).warmup_steps == 7
+    with pytest.raises(ValueError, match="unknown keys"):
+        VocoderTrainConfig.from_yaml(None, ["learning_rate=1e-4"])
+    with pytest.raises(ValueError, match="KEY=VALUE"):
+        VocoderTrainConfig.from_yaml(None, ["lr"])
 
 
 def test_fit_checkpoint_and_resume(tmp_path):
