@@ -228,3 +228,20 @@ def test_progress_bar_only_when_asked_or_on_a_terminal(midi, capsys):
     list(generate_mels(model, segments, steps=1, progress=True))
     err = capsys.readouterr().err
     assert "synthesizing" in err and "segment 3/3" in err
+
+
+def test_fill_dropouts_fills_only_isolated_silent_frames():
+    from specdiff.pipeline import fill_dropouts
+
+    mel = torch.full((1, 8, 4), -2.0)
+    mel[0, 2] = -11.5  # a dead frame between two sounding ones: filled
+    mel[0, 3] = -1.0
+    mel[0, 5:7] = -11.5  # two silent frames in a row (a real gap): kept
+    mel[0, 0] = -11.5  # the edge frame has one neighbour only: kept
+    out = fill_dropouts(mel)
+    assert torch.equal(out[0, 2], (mel[0, 1] + mel[0, 3]) / 2)
+    keep = [0, 1, 3, 4, 5, 6, 7]
+    assert torch.equal(out[0, keep], mel[0, keep])
+    quiet = torch.full((1, 3, 4), -6.0)
+    quiet[0, 1] = -11.5  # neighbours too quiet to call it a dropout
+    assert torch.equal(fill_dropouts(quiet), quiet)
