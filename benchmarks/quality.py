@@ -89,7 +89,8 @@ def main() -> int:
     p.add_argument("--systems", default=",".join(SYSTEMS), help=f"comma list of {SYSTEMS}")
     p.add_argument("--ddpm-files", type=int, default=4,
                    help="files scored with the 1000-step sampler (the first ones; it is slow)")
-    p.add_argument("--guidance", type=float, default=2.0)
+    p.add_argument("--guidance", type=float, default=None,
+                   help="default: the model's (3 for the built-in model, else 2)")
     p.add_argument("--gl-iters", type=int, default=48)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--plot-dir", type=Path, default=None,
@@ -97,7 +98,7 @@ def main() -> int:
     p.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = p.parse_args()
 
-    from specdiff.pipeline import load_model, synthesize
+    from specdiff.pipeline import default_guidance, load_model, synthesize
 
     torch.set_num_threads(args.threads)
     systems = [s.strip() for s in args.systems.split(",") if s.strip()]
@@ -109,6 +110,8 @@ def main() -> int:
     model = None
     if any(s.startswith("model") for s in systems):
         model = load_model(None if args.model == "default" else args.model)
+        if args.guidance is None:
+            args.guidance = default_guidance(model)
     transcriber = BasicPitchTranscriber(threads=args.threads)
     files = held_out_files(args.corpus, args.split, args.files)
     if not files:

@@ -20,7 +20,7 @@ def main() -> int:
                    help="a .ckpt, an exported model or hub id (default: the built-in model)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--steps", type=int, default=10)
-    p.add_argument("--guidance", type=float, default=2.0)
+    p.add_argument("--guidance", type=float, default=None, help="default: the model's")
     p.add_argument("--vocoder", default="specdiff", help="as the built-in model (default)")
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args()

@@ -27,7 +27,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--steps", type=int, default=None,
                         help="network evaluations per segment (default: the sampler's)")
     parser.add_argument("--guidance", type=float, default=None,
-                        help="classifier-free guidance weight, 1 = none (default: 2.0)")
+                        help="classifier-free guidance weight, 1 = none (default: the model's; "
+                        "3 for the built-in model, else 2)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     parser.add_argument("--vocoder", default=None,
                         help="specdiff (our neural vocoder), griffin-lim, a specdiff vocoder "

@@ -181,7 +181,7 @@ def build_app(
                     steps = gr.Slider(1, limits.max_steps,
                                       value=min(samplers[first_sampler], limits.max_steps),
                                       step=1, label="Steps", elem_id="steps")
-                    guidance = gr.Slider(0.0, 10.0, value=default_guidance(), step=0.1,
+                    guidance = gr.Slider(0.0, 10.0, value=default_guidance(model), step=0.1,
                                          label="Guidance (1 = none)", elem_id="guidance")
                     seed = gr.Number(value=0, precision=0, minimum=0, label="Seed", elem_id="seed")
                 render = gr.Button("Render", variant="primary", elem_id="render")

@@ -57,11 +57,11 @@ def sampler_defaults() -> dict[str, int]:
     return {name: int(DEFAULT_STEPS[name]) for name in names}
 
 
-def default_guidance() -> float:
-    """The pipeline's default classifier-free guidance weight."""
-    from specdiff.pipeline import DEFAULT_GUIDANCE
+def default_guidance(model: Any) -> float:
+    """The classifier-free guidance weight the pipeline uses for ``model`` by default."""
+    from specdiff.pipeline import default_guidance as pipeline_default
 
-    return float(DEFAULT_GUIDANCE)
+    return pipeline_default(model)
 
 
 def load_model(source: str | os.PathLike | None, device: str | None = None) -> Any:

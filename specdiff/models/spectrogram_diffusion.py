@@ -55,6 +55,8 @@ class SpectrogramDiffusion(nn.Module):
         config: the `ModelConfig`.
         vocoder_path: ``melgan/model.onnx`` of a diffusers-layout directory if it had one,
             else None.
+        default_guidance: the guidance weight the pipeline uses when given none (None: the
+            pipeline's ``DEFAULT_GUIDANCE``; the built-in model sets its own).
     """
 
     def __init__(self, config: ModelConfig):
@@ -76,6 +78,7 @@ class SpectrogramDiffusion(nn.Module):
         self.roll_proj = (nn.Linear(roll_features(config.note_roll_gaps), config.d_model, bias=False)
                           if config.note_roll else None)
         self.vocoder_path: Path | None = None
+        self.default_guidance: float | None = None
 
     # ------------------------------------------------------------------ loading and saving
     @classmethod

@@ -21,6 +21,7 @@ def test_builtin_model_and_vocoder_fit_the_size_budget(model):
     from specdiff.vocoders.neural import ASSET
 
     assert model.config.has_context and model.vocoder_path == "specdiff"
+    assert model.default_guidance == 3.0  # BUILTIN_GUIDANCE: better onset F1 than the official 2
     total = BUILTIN_MODEL.stat().st_size + ASSET.stat().st_size
     assert total <= 60 * 2**20, f"{total / 2**20:.1f} MiB"
 

@@ -245,3 +245,17 @@ def test_fill_dropouts_fills_only_isolated_silent_frames():
     quiet = torch.full((1, 3, 4), -6.0)
     quiet[0, 1] = -11.5  # neighbours too quiet to call it a dropout
     assert torch.equal(fill_dropouts(quiet), quiet)
+
+
+def test_guidance_defaults_to_the_models_own(midi):
+    from specdiff.pipeline import DEFAULT_GUIDANCE, default_guidance
+
+    model = tiny()
+    assert default_guidance(model) == DEFAULT_GUIDANCE
+    plain, _ = synthesize(midi, model, seed=1, **FAST)
+    np.testing.assert_array_equal(plain, synthesize(midi, model, seed=1, guidance=2.0, **FAST)[0])
+    model.default_guidance = 4.0
+    assert default_guidance(model) == 4.0
+    own, _ = synthesize(midi, model, seed=1, **FAST)
+    np.testing.assert_array_equal(own, synthesize(midi, model, seed=1, guidance=4.0, **FAST)[0])
+    assert not np.array_equal(own, plain)
