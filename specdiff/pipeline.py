@@ -123,6 +123,13 @@ def default_guidance(model) -> float:
     return float(DEFAULT_GUIDANCE if weight is None else weight)
 
 
+def _sampling_options(model, sampler: str, steps: int | None, guidance: float | None, seed: int,
+                      batch_size: int, progress: bool | None) -> dict:
+    """``generate_mels`` keyword arguments, ``guidance=None`` resolved for ``model``."""
+    return dict(sampler=sampler, steps=steps, seed=seed, batch_size=batch_size, progress=progress,
+                guidance=default_guidance(model) if guidance is None else guidance)
+
+
 def _progress(total: int, enabled: bool | None, desc: str):
     from tqdm.auto import tqdm
 
@@ -137,6 +144,36 @@ def _steps_per_sample(sampler: str, steps: int | None) -> int:
 
     grid = sampler_grid(sampler, steps)
     return len(grid) if sampler == "ddpm_discrete" else len(grid) - 1
+
+
+DROPOUT_BELOW = -8.0
+"""Mean log-mel (nats) under which a frame between two sounding ones is a dropout."""
+DROPOUT_AROUND = -4.0
+"""Mean log-mel (nats) over which both neighbours of a dropout lie."""
+
+
+def fill_dropouts(mel: torch.Tensor, below: float = DROPOUT_BELOW,
+                  around: float = DROPOUT_AROUND) -> torch.Tensor:
+    """Replace isolated silent frames of generated (B, T, n_mels) log-mels by the mean of
+    their neighbours.
+
+    A frame whose mean is under ``below`` while both neighbours' means are over ``around``
+    says the music stopped dead for one 20 ms frame and went on. The rendered corpus never
+    does that (0 of 36 864 held-out frames); the built-in model draws about one in 240 frames
+    so, and each is an audible click (docs/default_model.md). The thresholds are in the
+    units of ``mel`` (give scaled ones for scaled features); other frames are untouched.
+    """
+    if mel.shape[1] < 3:
+        return mel
+    level = mel.mean(-1)  # (B, T)
+    inner = level[:, 1:-1]
+    dropout = (inner < below) & (level[:, :-2] > around) & (level[:, 2:] > around)
+    if not dropout.any():
+        return mel
+    filled = mel.clone()
+    neighbours = (mel[:, :-2] + mel[:, 2:]) / 2
+    filled[:, 1:-1] = torch.where(dropout[..., None], neighbours, mel[:, 1:-1])
+    return filled
 
 
 def generate_mels(
@@ -202,36 +239,6 @@ def generate_mels(
             if has_context:
                 context = x
             yield from unscale_mel(x, model.config.scaler_min, model.config.scaler_max).cpu()
-
-
-DROPOUT_BELOW = -8.0
-"""Mean log-mel (nats) under which a frame between two sounding ones is a dropout."""
-DROPOUT_AROUND = -4.0
-"""Mean log-mel (nats) over which both neighbours of a dropout lie."""
-
-
-def fill_dropouts(mel: torch.Tensor, below: float = DROPOUT_BELOW,
-                  around: float = DROPOUT_AROUND) -> torch.Tensor:
-    """Replace isolated silent frames of generated (B, T, n_mels) log-mels by the mean of
-    their neighbours.
-
-    A frame whose mean is under ``below`` while both neighbours' means are over ``around``
-    says the music stopped dead for one 20 ms frame and went on. The rendered corpus never
-    does that (0 of 36 864 held-out frames); the built-in model draws about one in 240 frames
-    so, and each is an audible click (docs/default_model.md). The thresholds are in the
-    units of ``mel`` (give scaled ones for scaled features); other frames are untouched.
-    """
-    if mel.shape[1] < 3:
-        return mel
-    level = mel.mean(-1)  # (B, T)
-    inner = level[:, 1:-1]
-    dropout = (inner < below) & (level[:, :-2] > around) & (level[:, 2:] > around)
-    if not dropout.any():
-        return mel
-    filled = mel.clone()
-    neighbours = (mel[:, :-2] + mel[:, 2:]) / 2
-    filled[:, 1:-1] = torch.where(dropout[..., None], neighbours, mel[:, 1:-1])
-    return filled
 
 
 def _generate_ar_mels(model, segments: Sequence[np.ndarray], batch_size: int,
@@ -372,9 +379,8 @@ def synthesize(
     name = os.fspath(midi) if isinstance(midi, (str, os.PathLike)) else "notes"
     notes, model, segments, vocoder = _prepare(midi, model, vocoder, device, name, program,
                                                program_map)
-    options = dict(sampler=sampler, steps=steps, seed=seed,
-                   guidance=default_guidance(model) if guidance is None else guidance,
-                   batch_size=batch_size, progress=progress)
+    options = _sampling_options(model, sampler, steps, guidance, seed, batch_size,
+                                 progress)
     _, pieces = _audio_stream(notes, model, segments, vocoder, options, tail_seconds)
     return np.concatenate(list(pieces)).astype(np.float32, copy=False), vocoder.sample_rate
 
@@ -421,9 +427,8 @@ def synthesize_to_file(
         if save_mel is not None:
             saver = _MelSaver(Path(save_mel), len(segments) * model.config.target_length,
                               model.config.n_mels, stack)
-        options = dict(sampler=sampler, steps=steps, seed=seed,
-                       guidance=default_guidance(model) if guidance is None else guidance,
-                       batch_size=batch_size, progress=progress)
+        options = _sampling_options(model, sampler, steps, guidance, seed, batch_size,
+                                     progress)
         stack.enter_context(_sigterm_interrupts())
         _, pieces = _audio_stream(notes, model, segments, vocoder, options, tail_seconds, saver)
         for piece in pieces:
