@@ -4,7 +4,9 @@
         --corpus /work/corpus/rendered
 
 Loss: L1 between official log-mels of output and target (``mel_weight``) plus the
-multi-resolution STFT loss (spectral convergence + log-magnitude L1, ``stft_weight``). Every
+multi-resolution STFT loss (spectral convergence + log-magnitude L1, ``stft_weight``), and, with
+``adversarial_weight`` / ``feature_weight`` set, the hinge and feature-matching losses of the
+discriminators in ``specdiff.training.discriminators`` (trained alongside). Every
 ``val_every`` steps the model is scored on fixed validation windows; the best weights are written
 as float16 safetensors (``best.safetensors``, the format ``load_vocoder`` reads), the current ones
 as ``latest.safetensors``. ``last.pt``
@@ -26,6 +28,13 @@ import torch
 
 from specdiff.audio.mel import HOP_LENGTH, log_mel
 from specdiff.evaluation.spectral import MRSTFT_RESOLUTIONS
+from specdiff.training.discriminators import (
+    DiscriminatorConfig,
+    Discriminators,
+    discriminator_loss,
+    feature_loss,
+    generator_loss,
+)
 from specdiff.vocoders.neural import NeuralVocoderConfig, VocosNet, save_neural_vocoder
 
 
@@ -59,6 +68,15 @@ class VocoderTrainConfig:
     phase_weight: float = 0.0
     audio_phase_weight: float = 0.0
     audio_phase_resolution: tuple[int, int, int] = (1024, 80, 640)
+    # Adversarial training (off while both weights are 0): the DiscriminatorConfig fields, the
+    # generator's weights on the hinge and feature-matching losses, the discriminators' own
+    # learning rate (default: lr) and the step from which the generator uses them (the
+    # discriminators train from the first step, so a trained vocoder meets informed critics).
+    discriminator: dict = field(default_factory=dict)
+    adversarial_weight: float = 0.0
+    feature_weight: float = 0.0
+    disc_lr: float | None = None
+    adversarial_start: int = 0
     # Training-loss resolutions (n_fft, hop, window); validation uses the benchmark's set.
     stft_resolutions: tuple[tuple[int, int, int], ...] = (
         (512, 128, 512), (1024, 256, 1024), (2048, 512, 2048))
@@ -75,7 +93,8 @@ class VocoderTrainConfig:
     def from_yaml(cls, path: str | Path | None = None,
                   overrides: list[str] | tuple[str, ...] = ()) -> VocoderTrainConfig:
         """The fields of the YAML file at ``path`` (none: the defaults), then ``overrides``:
-        ``KEY=VALUE`` strings whose value is read as YAML (``lr=1e-4``, ``model.phase=recurrent``)."""
+        ``KEY=VALUE`` strings whose value is read as YAML (``lr=1e-4``, ``model.phase=recurrent``,
+        ``discriminator.periods=[2, 3]``)."""
         import yaml
 
         data = (yaml.safe_load(Path(path).read_text()) or {}) if path is not None else {}
@@ -84,9 +103,9 @@ class VocoderTrainConfig:
             if not sep:
                 raise ValueError(f"--set {item!r}: expected KEY=VALUE")
             target, _, leaf = key.rpartition(".")
-            if target not in ("", "model"):
-                raise ValueError(f"--set {item!r}: only model.* fields nest")
-            node = data.setdefault("model", {}) if target else data
+            if target not in ("", "model", "discriminator"):
+                raise ValueError(f"--set {item!r}: only model.* and discriminator.* fields nest")
+            node = data.setdefault(target, {}) if target else data
             node[leaf] = _yaml_value(value)
         unknown = sorted(set(data) - {f.name for f in fields(cls)})
         if unknown:
@@ -97,6 +116,10 @@ class VocoderTrainConfig:
         if "stft_resolutions" in data:
             data["stft_resolutions"] = tuple(tuple(r) for r in data["stft_resolutions"])
         return cls(**data)
+
+    @property
+    def adversarial(self) -> bool:
+        return bool(self.adversarial_weight or self.feature_weight)
 
 
 def stft_loss(pred: torch.Tensor, target: torch.Tensor,
@@ -282,11 +305,52 @@ def transfer_weights(source: VocosNet, target: VocosNet) -> int:
     return copied
 
 
+class Critic:
+    """The discriminators of adversarial training and their optimiser.
+
+    Args:
+        config: the training config (``discriminator``, ``disc_lr``, ``betas``).
+    """
+
+    def __init__(self, config: VocoderTrainConfig):
+        self.net = Discriminators(DiscriminatorConfig.from_dict(config.discriminator))
+        self.opt = torch.optim.AdamW(self.net.parameters(), lr=config.disc_lr or config.lr,
+                                     betas=config.betas, weight_decay=config.weight_decay)
+
+    def update(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        """One discriminator step on (B, n) real and generated audio; returns its loss."""
+        loss = discriminator_loss(self.net(real), self.net(fake.detach()))
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        return loss.detach()
+
+    def generator_terms(self, real: torch.Tensor, fake: torch.Tensor
+                        ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The generator's hinge and feature-matching losses (gradients reach ``fake`` only)."""
+        with torch.no_grad():
+            judged_real = self.net(real)
+        self.net.requires_grad_(False)  # no discriminator gradients from the generator's loss
+        try:
+            judged_fake = self.net(fake)
+        finally:
+            self.net.requires_grad_(True)
+        return generator_loss(judged_fake), feature_loss(judged_real, judged_fake)
+
+    def state_dict(self) -> dict:
+        return {"discriminator": self.net.state_dict(), "disc_optimizer": self.opt.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.net.load_state_dict(state["discriminator"])
+        self.opt.load_state_dict(state["disc_optimizer"])
+
+
 def _save_last(path: Path, net, opt, step: int, best: float, rng: np.random.Generator,
-               config: VocoderTrainConfig) -> None:
+               config: VocoderTrainConfig, critic: Critic | None = None) -> None:
     state = {"model": net.state_dict(), "optimizer": opt.state_dict(), "step": step,
              "best": best, "rng": json.dumps(rng.bit_generator.state),
-             "torch_rng": torch.get_rng_state(), "config": json.dumps(asdict(config))}
+             "torch_rng": torch.get_rng_state(), "config": json.dumps(asdict(config)),
+             **(critic.state_dict() if critic is not None else {})}
     tmp = path.with_name(path.name + ".partial")
     torch.save(state, tmp)
     tmp.replace(path)
@@ -310,6 +374,7 @@ def train(config: VocoderTrainConfig, corpora: list[str | Path], run_dir: str | 
     net = VocosNet(NeuralVocoderConfig(**config.model))
     opt = torch.optim.AdamW(net.parameters(), lr=config.lr, betas=config.betas,
                             weight_decay=config.weight_decay)
+    critic = Critic(config) if config.adversarial else None
     rng = np.random.default_rng(config.seed)
     step, best = 0, float("inf")
     last = run_dir / "last.pt"
@@ -317,6 +382,8 @@ def train(config: VocoderTrainConfig, corpora: list[str | Path], run_dir: str | 
         state = torch.load(last, map_location="cpu", weights_only=True)
         net.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
+        if critic is not None and "discriminator" in state:
+            critic.load_state_dict(state)
         step, best = int(state["step"]), float(state["best"])
         rng.bit_generator.state = json.loads(state["rng"])
         torch.set_rng_state(state["torch_rng"])
@@ -336,7 +403,9 @@ def train(config: VocoderTrainConfig, corpora: list[str | Path], run_dir: str | 
     val_batches = [make_batch(val_pool, config.val_frames, 8, val_rng, config.min_rms)
                    for _ in range(max(1, config.val_windows // 8))]
     params = sum(p.numel() for p in net.parameters())
-    log(f"{params / 1e6:.2f}M params; train {len(train_pool.audio)} files "
+    critic_params = "" if critic is None else (
+        f" (+{sum(p.numel() for p in critic.net.parameters()) / 1e6:.2f}M in discriminators)")
+    log(f"{params / 1e6:.2f}M params{critic_params}; train {len(train_pool.audio)} files "
         f"{train_pool.hours:.2f} h; validation {len(val_pool.audio)} files")
     # The validation windows depend on the validation files: recompute the bar when they change.
     baseline_file = run_dir / "griffin_lim_val.json"
@@ -354,6 +423,9 @@ def train(config: VocoderTrainConfig, corpora: list[str | Path], run_dir: str | 
         while step < stop:
             for group in opt.param_groups:
                 group["lr"] = lr_at(step, config)
+            if critic is not None:  # the same schedule, scaled to the discriminators' rate
+                for group in critic.opt.param_groups:
+                    group["lr"] = (config.disc_lr or config.lr) * lr_at(step, config) / config.lr
             mel, audio = make_batch(train_pool, config.segment_frames, config.batch_size, rng,
                                     config.min_rms)
             spec, _ = net.spectrum(mel)
@@ -368,6 +440,13 @@ def train(config: VocoderTrainConfig, corpora: list[str | Path], run_dir: str | 
                 l_phase = l_phase + config.audio_phase_weight * audio_phase_loss(
                     pred, audio, config.audio_phase_resolution)
             loss = loss + l_phase
+            l_disc = l_adv = l_feat = torch.zeros(())
+            if critic is not None:
+                l_disc = critic.update(audio, pred)
+                if step >= config.adversarial_start:
+                    l_adv, l_feat = critic.generator_terms(audio, pred)
+                    loss = loss + config.adversarial_weight * l_adv \
+                        + config.feature_weight * l_feat
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), 10.0)
@@ -376,7 +455,9 @@ def train(config: VocoderTrainConfig, corpora: list[str | Path], run_dir: str | 
             seen += 1
             if step % config.log_every == 0:
                 record = {"step": step, "loss": loss.item(), "mel_l1": l_mel.item(),
-                          "mrstft": l_stft.item(), "phase": l_phase.item(), "lr": lr_at(step, config),
+                          "mrstft": l_stft.item(), "phase": l_phase.item(),
+                          "disc": l_disc.item(), "adv": l_adv.item(),
+                          "feat": l_feat.item(), "lr": lr_at(step, config),
                           "s_per_step": (time.time() - start) / seen, "time": time.time()}
                 log(json.dumps(record))
                 log_file.write(json.dumps(record) + "\n")
@@ -395,7 +476,7 @@ def train(config: VocoderTrainConfig, corpora: list[str | Path], run_dir: str | 
                 log_file.write(json.dumps(record) + "\n")
                 log_file.flush()
             if step % config.checkpoint_every == 0 or step == stop:
-                _save_last(last, net, opt, step, best, rng, config)
+                _save_last(last, net, opt, step, best, rng, config, critic)
     return record
 
 

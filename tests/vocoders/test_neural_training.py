@@ -152,3 +152,29 @@ def test_a_recurrent_phase_vocoder_starts_from_a_frame_phase_one(tmp_path):
     with torch.no_grad():
         a, b = source.spectrum(mel)[0], target.spectrum(mel)[0]
     torch.testing.assert_close(a.abs(), b.abs())
+
+
+def test_adversarial_fit_trains_the_discriminators_and_resumes_them(tmp_path):
+    corpus = tone_corpus(tmp_path / "c")
+    config = VocoderTrainConfig.from_yaml(CONFIGS / "vocoder_tiny.yaml", [
+        "adversarial_weight=0.1", "feature_weight=0.1", "adversarial_start=2",
+        "discriminator.periods=[2, 5]", "discriminator.period_channels=[4, 8]",
+        "discriminator.resolutions=[[256, 64, 256]]", "discriminator.resolution_channels=4"])
+    assert config.adversarial and config.discriminator["periods"] == [2, 5]
+    run = tmp_path / "run"
+    logs: list[str] = []
+    train(config, [corpus], run, max_steps=4, log=logs.append)
+    assert any("in discriminators" in line for line in logs)
+    records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    steps = {r["step"]: r for r in records if "loss" in r}
+    assert steps[2]["disc"] > 0 and steps[2]["adv"] == 0  # before adversarial_start
+    assert steps[4]["adv"] > 0 and steps[4]["feat"] > 0
+    state = torch.load(run / "last.pt", weights_only=True)
+    assert "discriminator" in state and state["disc_optimizer"]["state"]
+    train(config, [corpus], run, max_steps=6, log=logs.append)
+    resumed = torch.load(run / "last.pt", weights_only=True)
+    assert resumed["step"] == 6
+    # Two more small steps from the saved discriminators, not a fresh initialisation.
+    deltas = [(resumed["discriminator"][k] - v).abs().max()
+              for k, v in state["discriminator"].items()]
+    assert 0 < max(deltas) < 0.01
