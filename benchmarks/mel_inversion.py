@@ -10,7 +10,9 @@ on the same held-out pieces, all in one run:
 * **Griffin-Lim, hop 320**: specdiff's ``GriffinLim`` (the mel's own framing, 48 iterations);
 * **Griffin-Lim, hop 80**: the same magnitudes interpolated to a 4x finer hop (4x more
   overlap, 8 frames per 640-sample window), 64 fast Griffin-Lim iterations from random phase;
-* **specdiff vocoder**: the shipped neural vocoder.
+* **specdiff vocoder, network only**: the shipped neural vocoder without its last stage;
+* **specdiff vocoder**: the shipped neural vocoder as it runs by default: the network, then
+  ``refine_phase`` (a few fast Griffin-Lim steps at hop 80 starting from the network's phase).
 
     python benchmarks/mel_inversion.py --corpus /work/corpus/rendered [--files 12] [--seconds 10.24]
 """
@@ -35,7 +37,7 @@ import torch
 from specdiff.audio import DEFAULT_MEL, SAMPLE_RATE, log_mel, stft
 from specdiff.evaluation import BasicPitchTranscriber, midi_reference_notes, note_scores
 from specdiff.vocoders import GriffinLim, load_vocoder
-from specdiff.vocoders.griffin_lim import istft, mel_to_linear
+from specdiff.vocoders.griffin_lim import fine_magnitudes, istft, mel_to_linear
 
 FINE_HOP = 80
 
@@ -59,22 +61,17 @@ def true_phase(audio: np.ndarray, mel: torch.Tensor) -> np.ndarray:
 def griffin_lim_fine(mel: torch.Tensor, length: int, iters: int = 64, momentum: float = 0.99,
                      seed: int = 0) -> np.ndarray:
     """Fast Griffin-Lim on a hop-80 STFT (Hann 640, 1024-point FFT, centred) whose magnitudes
-    are the mel's NNLS magnitudes interpolated linearly in time."""
-    linear = mel_to_linear(mel[None], DEFAULT_MEL)[0]  # (T, F); frame k centred on 320 k + 320
-    count = linear.shape[0]
-    hop, win = DEFAULT_MEL.hop_length, DEFAULT_MEL.win_length
-    position = ((torch.arange(length // FINE_HOP + 1) * FINE_HOP - win / 2) / hop).clamp(0, count - 1)
-    lo = position.floor().long()
-    hi = (lo + 1).clamp(max=count - 1)
-    weight = (position - lo)[:, None]
-    magnitude = ((1 - weight) * linear[lo] + weight * linear[hi]).T  # (F, frames)
-    window = torch.hann_window(win)
+    are the mel's NNLS magnitudes interpolated linearly in time (``fine_magnitudes``)."""
+    magnitude = fine_magnitudes(mel[None], length, FINE_HOP, nnls_iter=32)[0]  # (F, frames)
+    window = torch.hann_window(DEFAULT_MEL.win_length)
 
     def forward(x):
-        return torch.stft(x, DEFAULT_MEL.n_fft, FINE_HOP, win, window, return_complex=True)
+        return torch.stft(x, DEFAULT_MEL.n_fft, FINE_HOP, DEFAULT_MEL.win_length, window,
+                          return_complex=True)
 
     def inverse(spec):
-        return torch.istft(spec, DEFAULT_MEL.n_fft, FINE_HOP, win, window, length=length)
+        return torch.istft(spec, DEFAULT_MEL.n_fft, FINE_HOP, DEFAULT_MEL.win_length, window,
+                           length=length)
 
     generator = torch.Generator().manual_seed(seed)
     angles = torch.polar(torch.ones_like(magnitude),
@@ -101,13 +98,16 @@ def main() -> int:
     torch.set_num_threads(args.threads)
     quality = _quality_module()
     vocoder, griffin_lim = load_vocoder(args.vocoder), GriffinLim()
+    network = load_vocoder(args.vocoder, refine_iterations=0)
     transcriber = BasicPitchTranscriber(threads=args.threads)
     systems = {
         "original": lambda audio, mel, n: audio,
         "mel magnitude, true phase": lambda audio, mel, n: true_phase(audio, mel),
         "Griffin-Lim, hop 320 (48 iterations)": lambda audio, mel, n: griffin_lim(mel).numpy(),
         "Griffin-Lim, hop 80 (64 iterations)": lambda audio, mel, n: griffin_lim_fine(mel, n),
-        "specdiff vocoder": lambda audio, mel, n: vocoder(mel).numpy(),
+        "specdiff vocoder, network only": lambda audio, mel, n: network(mel).numpy(),
+        f"specdiff vocoder (+{vocoder.refine_iterations} steps at hop 80)":
+            lambda audio, mel, n: vocoder(mel).numpy(),
     }
     f1: dict[str, list[float]] = {name: [] for name in systems}
     seconds: dict[str, float] = dict.fromkeys(systems, 0.0)

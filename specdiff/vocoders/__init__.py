@@ -1,7 +1,13 @@
 """specdiff.vocoders: mel -> audio (Griffin-Lim, SoundStream ONNX, specdiff's own)."""
 
 from specdiff.vocoders.base import Vocoder
-from specdiff.vocoders.griffin_lim import GriffinLim, istft, mel_to_linear
+from specdiff.vocoders.griffin_lim import (
+    GriffinLim,
+    fine_magnitudes,
+    istft,
+    mel_to_linear,
+    refine_phase,
+)
 from specdiff.vocoders.neural import (
     NeuralVocoder,
     NeuralVocoderConfig,
@@ -26,10 +32,12 @@ __all__ = [
     "Vocoder",
     "VocosNet",
     "find_onnx_vocoder",
+    "fine_magnitudes",
     "istft",
     "load_neural_vocoder",
     "load_vocoder",
     "mel_to_linear",
+    "refine_phase",
     "register_vocoder",
     "save_neural_vocoder",
     "vocode_stream",

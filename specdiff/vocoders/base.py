@@ -26,6 +26,9 @@ class Vocoder(abc.ABC):
     sample_rate: int = SAMPLE_RATE
     hop_length: int = HOP_LENGTH
     n_mels: int = N_MELS
+    extra_context_frames: int = 0
+    """Frames of context beyond the per-frame network that a frame's audio depends on, each
+    side (a pass over the audio after the network); ``vocode_stream`` adds them to its context."""
     carries_state: bool = False
     """Whether the output depends on every earlier frame (a recurrence over frames); such a
     vocoder implements ``decode_carrying``, and ``vocode_stream`` hands the state from chunk to

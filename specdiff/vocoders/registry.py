@@ -43,10 +43,10 @@ def _onnx(path: Path, device: torch.device | str | None, **kwargs) -> Vocoder:
     return SoundStreamOnnx(path, device=device, **kwargs)
 
 
-def _specdiff(device: torch.device | str | None = None, path=None) -> Vocoder:
+def _specdiff(device: torch.device | str | None = None, path=None, **kwargs) -> Vocoder:
     from specdiff.vocoders.neural import load_neural_vocoder
 
-    return load_neural_vocoder(path, device=device)
+    return load_neural_vocoder(path, device=device, **kwargs)
 
 
 register_vocoder("griffin-lim", _griffin_lim)

@@ -41,7 +41,9 @@ def vocode_stream(
         vocoder: any ``Vocoder``.
         mels: pieces (T_i, n_mels) of one unscaled log-mel, in order (e.g. one per segment).
         chunk_frames: frames vocoded per call (plus context); bounds memory and latency.
-        context_frames: frames of left/right context each call sees (>= crossfade_frames / 2).
+        context_frames: frames of left/right context each call sees (>= crossfade_frames / 2),
+            plus the vocoder's ``extra_context_frames`` (a pass over its audio after the
+            per-frame network, such as the neural vocoder's phase refinement).
         crossfade_frames: length of the crossfade at each chunk boundary (even).
 
     Yields:
@@ -54,23 +56,25 @@ def vocode_stream(
     if chunk_frames < max(crossfade_frames, 1):
         raise ValueError("chunk_frames must be at least crossfade_frames")
     hop, half = vocoder.hop_length, crossfade_frames // 2
+    context = context_frames + vocoder.extra_context_frames
     buffer: torch.Tensor | None = None  # frames [buffer_start, buffer_start + len)
     buffer_start = 0
     start = 0  # first frame of the next chunk's core
     tail: torch.Tensor | None = None  # faded-out audio over [start - half, start + half)
     # A recurrent vocoder's state enters a chunk at this frame of its left context, handed on
-    # from the previous chunk (which computed that frame with all the context it needs).
+    # from the previous chunk (which computed that frame with all the context it needs); the
+    # extra context frames lie between it and the chunk's core.
     lead = context_frames - half - 2 if vocoder.carries_state else 0
     carry: torch.Tensor | None = None
 
     def run(stop: int, final: bool) -> torch.Tensor:
         nonlocal buffer, buffer_start, start, tail, carry
         assert buffer is not None
-        lo = max(0, start - context_frames)
-        hi = stop if final else stop + context_frames
+        lo = max(0, start - context)
+        hi = stop if final else stop + context
         mel = buffer[lo - buffer_start : hi - buffer_start][None]  # frames [lo, hi)
         if lead > 0:
-            next_lo = stop - context_frames
+            next_lo = stop - context
             audio, carry = vocoder.decode_carrying(
                 mel, (lead, carry) if lo > 0 else None,
                 next_lo + lead - 1 - lo if not final and next_lo > 0 else None)
@@ -88,7 +92,7 @@ def vocode_stream(
             _, fade_out = _fades(fade, piece.device)
             piece, tail = piece[:-fade], piece[-fade:] * fade_out
         start = stop
-        drop = max(0, start - context_frames) - buffer_start  # keep the next chunk's context
+        drop = max(0, start - context) - buffer_start  # keep the next chunk's context
         buffer, buffer_start = buffer[drop:], buffer_start + drop
         return piece
 
@@ -97,7 +101,7 @@ def vocode_stream(
             mel = torch.from_numpy(np.ascontiguousarray(mel))
         mel = mel.float()
         buffer = mel if buffer is None else torch.cat([buffer, mel.to(buffer.device)])
-        while buffer_start + len(buffer) >= start + chunk_frames + context_frames:
+        while buffer_start + len(buffer) >= start + chunk_frames + context:
             yield run(start + chunk_frames, final=False)
     if buffer is not None and (buffer_start + len(buffer) > start or start == 0):
         yield run(buffer_start + len(buffer), final=True)

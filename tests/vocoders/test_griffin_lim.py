@@ -11,7 +11,7 @@ import torch
 from midi_files import write_midi
 
 from specdiff.audio import load_audio, log_mel, mel_matrix, stft, stft_magnitude
-from specdiff.vocoders import GriffinLim, istft, mel_to_linear
+from specdiff.vocoders import GriffinLim, fine_magnitudes, istft, mel_to_linear, refine_phase
 
 SOUNDFONT = Path("/usr/share/sounds/sf2/TimGM6mb.sf2")
 
@@ -87,3 +87,37 @@ def test_istft_inverts_stft():
     assert back.shape == audio.shape
     # exact except at the very first samples, where the analysis window is ~0
     torch.testing.assert_close(back[:, 64:], audio[:, 64:], rtol=0, atol=1e-9)
+
+
+def test_fine_magnitudes_sit_on_the_mel_frames_and_interpolate_between():
+    mel = torch.randn(2, 6, 128, generator=torch.Generator().manual_seed(2)) - 4.0
+    linear = mel_to_linear(mel, n_iter=8)  # (B, T, F)
+    fine = fine_magnitudes(mel, 6 * 320, 80)  # (B, F, 6 * 4 + 1)
+    assert fine.shape == (2, 513, 25)
+    # Mel frame j is centred on sample 320 j + 320, which is hop-80 frame 4 j + 4.
+    for j in range(5):
+        torch.testing.assert_close(fine[:, :, 4 * j + 4], linear[:, j])
+    torch.testing.assert_close(fine[:, :, 6], (linear[:, 0] + linear[:, 1]) / 2)
+    torch.testing.assert_close(fine[:, :, 0], linear[:, 0])  # held before the first centre
+
+
+def test_refine_phase_makes_the_frames_consistent_with_the_mel(rendered):
+    # Start from the right magnitudes with a phase scrambled in every hop-320 frame, as a
+    # vocoder whose frames disagree: a few steps at hop 80 bring the log-mel back.
+    clip = rendered[None, : 320 * 150]
+    mel = log_mel(clip)
+    spec = stft(clip)
+    scrambled = torch.polar(spec.abs(), 6.3 * torch.rand(spec.shape,
+                                                         generator=torch.Generator().manual_seed(0)))
+    start = istft(scrambled)
+    refined = refine_phase(start, mel, n_iter=4)
+    assert refined.shape == start.shape and torch.isfinite(refined).all()
+
+    def error(audio):
+        return float((log_mel(audio) - mel).abs().mean())
+
+    assert error(refined) < 0.7 * error(start)
+    assert error(refine_phase(start, mel, n_iter=8)) < error(refined)
+    # Each row is refined on its own.
+    both = refine_phase(torch.cat([start, start.flip(-1)]), torch.cat([mel, mel]), n_iter=2)
+    torch.testing.assert_close(both[:1], refine_phase(start, mel, n_iter=2), rtol=1e-4, atol=1e-5)
