@@ -35,6 +35,7 @@ from specdiff.training.discriminators import (
     feature_loss,
     generator_loss,
 )
+from specdiff.vocoders.griffin_lim import refine_phase
 from specdiff.vocoders.neural import NeuralVocoderConfig, VocosNet, save_neural_vocoder
 
 
@@ -72,6 +73,9 @@ class VocoderTrainConfig:
     # generator's weights on the hinge and feature-matching losses, the discriminators' own
     # learning rate (default: lr) and the step from which the generator uses them (the
     # discriminators train from the first step, so a trained vocoder meets informed critics).
+    # Train the vocoder as it runs: the losses judge the network's audio after this many
+    # ``refine_phase`` steps (0: the network's own audio). Validation scores the same output.
+    refine_iterations: int = 0
     discriminator: dict = field(default_factory=dict)
     adversarial_weight: float = 0.0
     feature_weight: float = 0.0
@@ -260,13 +264,21 @@ def lr_at(step: int, config: VocoderTrainConfig) -> float:
     return config.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
+def generate(net: VocosNet, mel: torch.Tensor, refine_iterations: int = 0) -> torch.Tensor:
+    """(B, T, 128) log-mel -> (B, T * 320) audio: the network, then ``refine_phase``."""
+    audio = net(mel)
+    return refine_phase(audio, mel, refine_iterations) if refine_iterations else audio
+
+
 @torch.no_grad()
-def evaluate(net: VocosNet, batches: list[tuple[torch.Tensor, torch.Tensor]]) -> dict:
-    """Mean mel L1 and MR-STFT loss of ``net`` over fixed validation batches."""
+def evaluate(net: VocosNet, batches: list[tuple[torch.Tensor, torch.Tensor]],
+             refine_iterations: int = 0) -> dict:
+    """Mean mel L1 and MR-STFT loss of ``net`` (then ``refine_iterations`` refinement steps)
+    over fixed validation batches."""
     net.eval()
     mel_l1, stft = [], []
     for mel, audio in batches:
-        pred = net(mel)
+        pred = generate(net, mel, refine_iterations)
         mel_l1.append(float(mel_loss(pred, audio)))
         stft.append(float(stft_loss(pred, audio)))
     net.train()
@@ -430,6 +442,8 @@ def train(config: VocoderTrainConfig, corpora: list[str | Path], run_dir: str | 
                                     config.min_rms)
             spec, _ = net.spectrum(mel)
             pred = net.istft(spec, mel.shape[1])
+            if config.refine_iterations:
+                pred = refine_phase(pred, mel, config.refine_iterations)
             l_mel, l_stft = mel_loss(pred, audio), stft_loss(pred, audio,
                                                              config.stft_resolutions)
             loss = config.mel_weight * l_mel + config.stft_weight * l_stft
@@ -463,7 +477,8 @@ def train(config: VocoderTrainConfig, corpora: list[str | Path], run_dir: str | 
                 log_file.write(json.dumps(record) + "\n")
                 log_file.flush()
             if step % config.val_every == 0 or step == stop:
-                record = {"step": step, **evaluate(net, val_batches), "time": time.time()}
+                record = {"step": step, **evaluate(net, val_batches, config.refine_iterations),
+                          "time": time.time()}
                 save_neural_vocoder(net, run_dir / "latest.safetensors",
                                     metadata={"step": str(step)})
                 if record["val_mel_l1"] < best:
