@@ -6,7 +6,8 @@
 Loss: L1 between official log-mels of output and target (``mel_weight``) plus the
 multi-resolution STFT loss (spectral convergence + log-magnitude L1, ``stft_weight``), and, with
 ``adversarial_weight`` / ``feature_weight`` set, the hinge and feature-matching losses of the
-discriminators in ``specdiff.training.discriminators`` (trained alongside). Every
+discriminators in ``specdiff.training.discriminators`` (trained alongside). With
+``refine_iterations`` set the losses judge the audio after the vocoder's phase refinement. Every
 ``val_every`` steps the model is scored on fixed validation windows; the best weights are written
 as float16 safetensors (``best.safetensors``, the format ``load_vocoder`` reads), the current ones
 as ``latest.safetensors``. ``last.pt``
@@ -28,13 +29,7 @@ import torch
 
 from specdiff.audio.mel import HOP_LENGTH, log_mel
 from specdiff.evaluation.spectral import MRSTFT_RESOLUTIONS
-from specdiff.training.discriminators import (
-    DiscriminatorConfig,
-    Discriminators,
-    discriminator_loss,
-    feature_loss,
-    generator_loss,
-)
+from specdiff.training.discriminators import Critic, DiscriminatorConfig
 from specdiff.vocoders.griffin_lim import refine_phase
 from specdiff.vocoders.neural import NeuralVocoderConfig, VocosNet, save_neural_vocoder
 
@@ -69,13 +64,13 @@ class VocoderTrainConfig:
     phase_weight: float = 0.0
     audio_phase_weight: float = 0.0
     audio_phase_resolution: tuple[int, int, int] = (1024, 80, 640)
+    # Train the vocoder as it runs: the losses judge the network's audio after this many
+    # ``refine_phase`` steps (0: the network's own audio). Validation scores the same output.
+    refine_iterations: int = 0
     # Adversarial training (off while both weights are 0): the DiscriminatorConfig fields, the
     # generator's weights on the hinge and feature-matching losses, the discriminators' own
     # learning rate (default: lr) and the step from which the generator uses them (the
     # discriminators train from the first step, so a trained vocoder meets informed critics).
-    # Train the vocoder as it runs: the losses judge the network's audio after this many
-    # ``refine_phase`` steps (0: the network's own audio). Validation scores the same output.
-    refine_iterations: int = 0
     discriminator: dict = field(default_factory=dict)
     adversarial_weight: float = 0.0
     feature_weight: float = 0.0
@@ -317,46 +312,6 @@ def transfer_weights(source: VocosNet, target: VocosNet) -> int:
     return copied
 
 
-class Critic:
-    """The discriminators of adversarial training and their optimiser.
-
-    Args:
-        config: the training config (``discriminator``, ``disc_lr``, ``betas``).
-    """
-
-    def __init__(self, config: VocoderTrainConfig):
-        self.net = Discriminators(DiscriminatorConfig.from_dict(config.discriminator))
-        self.opt = torch.optim.AdamW(self.net.parameters(), lr=config.disc_lr or config.lr,
-                                     betas=config.betas, weight_decay=config.weight_decay)
-
-    def update(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-        """One discriminator step on (B, n) real and generated audio; returns its loss."""
-        loss = discriminator_loss(self.net(real), self.net(fake.detach()))
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt.step()
-        return loss.detach()
-
-    def generator_terms(self, real: torch.Tensor, fake: torch.Tensor
-                        ) -> tuple[torch.Tensor, torch.Tensor]:
-        """The generator's hinge and feature-matching losses (gradients reach ``fake`` only)."""
-        with torch.no_grad():
-            judged_real = self.net(real)
-        self.net.requires_grad_(False)  # no discriminator gradients from the generator's loss
-        try:
-            judged_fake = self.net(fake)
-        finally:
-            self.net.requires_grad_(True)
-        return generator_loss(judged_fake), feature_loss(judged_real, judged_fake)
-
-    def state_dict(self) -> dict:
-        return {"discriminator": self.net.state_dict(), "disc_optimizer": self.opt.state_dict()}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.net.load_state_dict(state["discriminator"])
-        self.opt.load_state_dict(state["disc_optimizer"])
-
-
 def _save_last(path: Path, net, opt, step: int, best: float, rng: np.random.Generator,
                config: VocoderTrainConfig, critic: Critic | None = None) -> None:
     state = {"model": net.state_dict(), "optimizer": opt.state_dict(), "step": step,
@@ -386,7 +341,11 @@ def train(config: VocoderTrainConfig, corpora: list[str | Path], run_dir: str | 
     net = VocosNet(NeuralVocoderConfig(**config.model))
     opt = torch.optim.AdamW(net.parameters(), lr=config.lr, betas=config.betas,
                             weight_decay=config.weight_decay)
-    critic = Critic(config) if config.adversarial else None
+    critic = None
+    if config.adversarial:
+        critic = Critic(DiscriminatorConfig.from_dict(config.discriminator),
+                        lr=config.disc_lr or config.lr, betas=config.betas,
+                        weight_decay=config.weight_decay)
     rng = np.random.default_rng(config.seed)
     step, best = 0, float("inf")
     last = run_dir / "last.pt"
@@ -436,8 +395,7 @@ def train(config: VocoderTrainConfig, corpora: list[str | Path], run_dir: str | 
             for group in opt.param_groups:
                 group["lr"] = lr_at(step, config)
             if critic is not None:  # the same schedule, scaled to the discriminators' rate
-                for group in critic.opt.param_groups:
-                    group["lr"] = (config.disc_lr or config.lr) * lr_at(step, config) / config.lr
+                critic.set_lr((config.disc_lr or config.lr) * lr_at(step, config) / config.lr)
             mel, audio = make_batch(train_pool, config.segment_frames, config.batch_size, rng,
                                     config.min_rms)
             spec, _ = net.spectrum(mel)

@@ -22,8 +22,8 @@ Phase comes in two kinds (``NeuralVocoderConfig.phase``):
 The network's audio then goes through ``refine_phase`` (``specdiff.vocoders.griffin_lim``): a few
 fast Griffin-Lim steps on a 4x finer hop, starting from the network's own phase, towards the
 mel's magnitudes (``NeuralVocoder(refine_iterations=...)``; 0 turns it off). The frames of
-the network overlap only 2x; at 8x overlap they are made to agree, which restores the pitch of
-low notes that the network's phase leaves ambiguous.
+the network overlap only 2x; at 8x overlap they are made to agree on each partial's frequency,
+which removes most of the semitone errors a transcriber hears in the network's audio.
 
 Weights live in one safetensors file (float16 is fine) with the config in its metadata;
 ``load_neural_vocoder()`` with no path loads the shipped ``specdiff/assets/vocoder.safetensors``.
@@ -43,6 +43,7 @@ from torch import nn
 from specdiff.audio.mel import HOP_LENGTH, N_MELS, SAMPLE_RATE
 from specdiff.errors import SpecdiffError
 from specdiff.vocoders.base import Vocoder
+from specdiff.vocoders.griffin_lim import refine_phase
 
 FORMAT = "specdiff-vocoder"
 ASSET = Path(__file__).resolve().parent.parent / "assets" / "vocoder.safetensors"
@@ -327,11 +328,7 @@ class NeuralVocoder(Vocoder):
         return self._refine(audio, mel_here).to(mel.device), carried
 
     def _refine(self, audio: torch.Tensor, mel: torch.Tensor) -> torch.Tensor:
-        if not self.refine_iterations:
-            return audio
-        from specdiff.vocoders.griffin_lim import refine_phase
-
-        return refine_phase(audio, mel, self.refine_iterations)
+        return refine_phase(audio, mel, self.refine_iterations) if self.refine_iterations else audio
 
     def __repr__(self) -> str:
         params = sum(p.numel() for p in self.net.parameters())
