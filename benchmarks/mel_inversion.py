@@ -19,6 +19,7 @@ power below 625 Hz sits on multiples of the 50 Hz frame rate. A vocoder whose fr
 their phase repeats itself every hop, a buzz that a transcriber hears as low or mistuned notes.
 
     python benchmarks/mel_inversion.py --corpus /work/corpus/rendered [--files 12] [--seconds 10.24]
+        [--split validation] [--refine 0,2,3,4]
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ import torch
 from specdiff.audio import DEFAULT_MEL, SAMPLE_RATE, log_mel, stft
 from specdiff.evaluation import BasicPitchTranscriber, midi_reference_notes, note_scores
 from specdiff.vocoders import GriffinLim, load_vocoder
+from specdiff.vocoders.neural import REFINE_ITERATIONS
 from specdiff.vocoders.griffin_lim import fine_magnitudes, istft, mel_to_linear
 
 FINE_HOP = 80
@@ -108,26 +110,32 @@ def frame_rate_comb(audio: np.ndarray, hop: int = 320, max_hz: float = 625.0) ->
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--corpus", type=Path, required=True, help="a `specdiff render` corpus")
-    p.add_argument("--files", type=int, default=12, help="test-split files (default 12)")
+    p.add_argument("--files", type=int, default=12, help="files of --split (default 12)")
     p.add_argument("--seconds", type=float, default=10.24, help="audio per file (default 10.24)")
     p.add_argument("--split", default="test")
     p.add_argument("--vocoder", default="specdiff", help="the neural vocoder (default: shipped)")
+    p.add_argument("--refine", default=f"0,{REFINE_ITERATIONS}",
+                   help="comma list of refine_phase steps to score the neural vocoder with "
+                   f"(0: the network alone; default 0,{REFINE_ITERATIONS}, the shipped setting)")
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args()
 
     torch.set_num_threads(args.threads)
     quality = _quality_module()
-    vocoder, griffin_lim = load_vocoder(args.vocoder), GriffinLim()
-    network = load_vocoder(args.vocoder, refine_iterations=0)
+    griffin_lim = GriffinLim()
+    vocoders = {}
+    for steps in (int(k) for k in args.refine.split(",")):
+        name = ("specdiff vocoder, network only" if steps == 0 else
+                f"specdiff vocoder (+{steps} steps at hop 80"
+                + (", shipped)" if steps == REFINE_ITERATIONS else ")"))
+        vocoders[name] = load_vocoder(args.vocoder, refine_iterations=steps)
     transcriber = BasicPitchTranscriber(threads=args.threads)
     systems = {
         "original": lambda audio, mel, n: audio,
         "mel magnitude, true phase": lambda audio, mel, n: true_phase(audio, mel),
         "Griffin-Lim, hop 320 (48 iterations)": lambda audio, mel, n: griffin_lim(mel).numpy(),
         "Griffin-Lim, hop 80 (64 iterations)": lambda audio, mel, n: griffin_lim_fine(mel, n),
-        "specdiff vocoder, network only": lambda audio, mel, n: network(mel).numpy(),
-        f"specdiff vocoder (+{vocoder.refine_iterations} steps at hop 80)":
-            lambda audio, mel, n: vocoder(mel).numpy(),
+        **{name: (lambda audio, mel, n, v=v: v(mel).numpy()) for name, v in vocoders.items()},
     }
     f1: dict[str, list[float]] = {name: [] for name in systems}
     comb: dict[str, list[float]] = {name: [] for name in systems}
