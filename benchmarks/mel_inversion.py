@@ -43,7 +43,7 @@ from specdiff.audio import DEFAULT_MEL, SAMPLE_RATE, log_mel, stft
 from specdiff.evaluation import BasicPitchTranscriber, midi_reference_notes, note_scores
 from specdiff.vocoders import GriffinLim, load_vocoder
 from specdiff.vocoders.neural import REFINE_ITERATIONS
-from specdiff.vocoders.griffin_lim import fine_magnitudes, istft, mel_to_linear
+from specdiff.vocoders.griffin_lim import fast_griffin_lim, fine_magnitudes, istft, mel_to_linear
 
 FINE_HOP = 80
 
@@ -82,13 +82,7 @@ def griffin_lim_fine(mel: torch.Tensor, length: int, iters: int = 64, momentum: 
     generator = torch.Generator().manual_seed(seed)
     angles = torch.polar(torch.ones_like(magnitude),
                          2 * np.pi * torch.rand(magnitude.shape, generator=generator))
-    previous = torch.zeros_like(angles)
-    for _ in range(iters):
-        rebuilt = forward(inverse(magnitude * angles))
-        angles = rebuilt - momentum / (1 + momentum) * previous
-        angles = angles / (angles.abs() + 1e-16)
-        previous = rebuilt
-    return inverse(magnitude * angles).numpy()
+    return fast_griffin_lim(magnitude, angles, forward, inverse, iters, momentum).numpy()
 
 
 def frame_rate_comb(audio: np.ndarray, hop: int = 320, max_hz: float = 625.0) -> float:

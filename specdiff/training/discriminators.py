@@ -55,6 +55,19 @@ class DiscriminatorConfig:
         return cls(**data)
 
 
+def _judge(convs: nn.ModuleList, post: nn.Module, x: torch.Tensor
+           ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """Leaky-ReLU convolutions then a linear ``post`` layer: (B, N) scores and every layer's
+    activations (the last being the scores' map)."""
+    features = []
+    for conv in convs:
+        x = nn.functional.leaky_relu(conv(x), _SLOPE)
+        features.append(x)
+    x = post(x)
+    features.append(x)
+    return x.flatten(1), features
+
+
 class PeriodDiscriminator(nn.Module):
     """(B, n) audio -> (B, N) scores and the hidden activations, for one period."""
 
@@ -74,13 +87,7 @@ class PeriodDiscriminator(nn.Module):
         pad = -samples % self.period
         x = nn.functional.pad(audio, (0, pad), mode="reflect") if pad else audio
         x = x.view(batch, 1, -1, self.period)  # (B, 1, n / period, period)
-        features = []
-        for conv in self.convs:
-            x = nn.functional.leaky_relu(conv(x), _SLOPE)
-            features.append(x)
-        x = self.post(x)
-        features.append(x)
-        return x.flatten(1), features
+        return _judge(self.convs, self.post, x)
 
 
 class ResolutionDiscriminator(nn.Module):
@@ -102,13 +109,7 @@ class ResolutionDiscriminator(nn.Module):
         n_fft, hop, win = self.resolution
         spec = torch.stft(audio, n_fft, hop, win, self.window, center=True, return_complex=True)
         x = spec.abs().clamp_min(1e-5).log().transpose(1, 2).unsqueeze(1)  # (B, 1, T', F)
-        features = []
-        for conv in self.convs:
-            x = nn.functional.leaky_relu(conv(x), _SLOPE)
-            features.append(x)
-        x = self.post(x)
-        features.append(x)
-        return x.flatten(1), features
+        return _judge(self.convs, self.post, x)
 
 
 class Discriminators(nn.Module):

@@ -7,6 +7,7 @@ another vocoder's audio instead of a random phase (the neural vocoder's last sta
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -97,6 +98,31 @@ def istft(
     return audio[:, : count * config.hop_length]
 
 
+def fast_griffin_lim(magnitude: torch.Tensor, angles: torch.Tensor,
+                     analyse: Callable[[torch.Tensor], torch.Tensor],
+                     synthesise: Callable[[torch.Tensor], torch.Tensor],
+                     n_iter: int, momentum: float) -> torch.Tensor:
+    """Fast Griffin-Lim (Perraudin, Balazs & Sondergaard 2013) for any STFT framing.
+
+    Args:
+        magnitude: target magnitudes, in ``analyse``'s layout.
+        angles: unit complex starting phase, the same shape.
+        analyse: audio -> complex STFT; ``synthesise``: its inverse.
+        n_iter: iterations; momentum: in [0, 1) (0 gives plain Griffin-Lim).
+
+    Returns:
+        the audio ``synthesise`` makes of the magnitudes with the final phase.
+    """
+    previous = torch.zeros_like(angles)
+    factor = momentum / (1.0 + momentum)
+    for _ in range(n_iter):
+        rebuilt = analyse(synthesise(magnitude * angles))
+        angles = rebuilt - factor * previous
+        angles = angles / (angles.abs() + 1e-16)
+        previous = rebuilt
+    return synthesise(magnitude * angles)
+
+
 class GriffinLim(Vocoder):
     """Weight-free vocoder: mel -> magnitudes (NNLS), phase by fast Griffin-Lim.
 
@@ -150,17 +176,13 @@ class GriffinLim(Vocoder):
         phase = torch.rand(magnitude.shape[1:], generator=generator).expand(magnitude.shape)
         phase = phase * (2 * np.pi)
         angles = torch.polar(torch.ones_like(phase), phase).to(magnitude.device)
-        previous = torch.zeros_like(angles)
-        factor = self.momentum / (1.0 + self.momentum)
         envelope = _overlap_add_envelope(
             self.config, magnitude.shape[1], magnitude.device, magnitude.dtype
         )
-        for _ in range(self.n_iter):
-            rebuilt = stft(istft(magnitude * angles, self.config, envelope), self.config)
-            angles = rebuilt - factor * previous
-            angles = angles / (angles.abs() + 1e-16)
-            previous = rebuilt
-        audio = istft(magnitude * angles, self.config, envelope)
+        audio = fast_griffin_lim(
+            magnitude, angles, lambda x: stft(x, self.config),
+            lambda spec: istft(spec, self.config, envelope), self.n_iter, self.momentum,
+        )
         return audio.to(out_device)
 
     def __repr__(self) -> str:
@@ -224,13 +246,6 @@ def refine_phase(audio: torch.Tensor, mel: torch.Tensor, n_iter: int = 2, hop: i
                            length=length)
 
     magnitude = fine_magnitudes(mel, length, hop, config, nnls_iter).to(audio.dtype)
-    rebuilt = forward(audio)
-    angles = rebuilt / (rebuilt.abs() + 1e-16)
-    previous = torch.zeros_like(angles)
-    factor = momentum / (1.0 + momentum)
-    for _ in range(n_iter):
-        rebuilt = forward(inverse(magnitude * angles))
-        angles = rebuilt - factor * previous
-        angles = angles / (angles.abs() + 1e-16)
-        previous = rebuilt
-    return inverse(magnitude * angles)
+    start = forward(audio)
+    return fast_griffin_lim(magnitude, start / (start.abs() + 1e-16), forward, inverse, n_iter,
+                            momentum)
