@@ -98,14 +98,31 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         raise
 
 
+def soft_clip(audio: np.ndarray, knee: float = 0.9) -> np.ndarray:
+    """Leave samples within ``knee`` alone and bend larger ones smoothly towards +-1.
+
+    Above the knee, |x| -> knee + (1 - knee) * tanh((|x| - knee) / (1 - knee)): continuous with
+    slope 1 at the knee and always below 1, so a peak of 1.5 is rounded off instead of being
+    cut flat (a hard clip's click). Sample by sample, so streamed audio is limited the same way.
+    """
+    magnitude = np.abs(audio)
+    over = magnitude > knee
+    if not over.any():
+        return audio
+    bent = knee + (1.0 - knee) * np.tanh((magnitude[over] - knee) / (1.0 - knee))
+    out = audio.copy()
+    out[over] = np.sign(audio[over]) * bent
+    return out
+
+
 def _as_frames(audio: np.ndarray | torch.Tensor, clip: bool) -> np.ndarray:
     if isinstance(audio, torch.Tensor):
         audio = audio.detach().cpu().numpy()
     audio = np.asarray(audio, dtype=np.float32)
     if audio.ndim not in (1, 2):
         raise ValueError(f"audio must be (n,) or (n, channels), got shape {audio.shape}")
-    # libsndfile wraps out-of-range floats around when writing integer PCM; clip instead.
-    return np.clip(audio, -1.0, 1.0) if clip else audio
+    # libsndfile wraps out-of-range floats around when writing integer PCM; limit instead.
+    return soft_clip(audio) if clip else audio
 
 
 def save_audio(
@@ -118,7 +135,8 @@ def save_audio(
 
     Args:
         path: output file; written to a temporary file in the same folder, then renamed.
-        audio: (n,) mono or (n, channels) float samples, nominally in [-1, 1] (clipped for PCM).
+        audio: (n,) mono or (n, channels) float samples, nominally in [-1, 1]; for integer PCM,
+            samples beyond 0.9 are bent smoothly below 1 (``soft_clip``).
         sample_rate: sample rate in Hz.
         subtype: libsndfile subtype (default 16-bit PCM).
 

@@ -11,6 +11,7 @@ import soundfile as sf
 import torch
 
 from specdiff.audio import AudioFileWriter, load_audio, log_mel, save_audio
+from specdiff.audio.io import soft_clip
 from specdiff.errors import SpecdiffError
 
 
@@ -60,10 +61,24 @@ def test_save_round_trip(tmp_path, ext):
     assert os.listdir(tmp_path) == [path.name]  # no temporary file left behind
 
 
-def test_save_clips_instead_of_wrapping(tmp_path):
-    path = save_audio(tmp_path / "loud.wav", np.array([1.5, -1.5, 0.5], dtype=np.float32))
+def test_save_limits_instead_of_wrapping(tmp_path):
+    path = save_audio(tmp_path / "loud.wav", np.array([1.5, -1.5, 0.5, 0.95], dtype=np.float32))
     back, _ = sf.read(path, dtype="float32")
-    assert back[0] > 0.99 and back[1] < -0.99
+    assert 0.99 < back[0] < 1.0 and -1.0 <= back[1] < -0.99  # not wrapped round to the far side
+    assert back[2] == pytest.approx(0.5, abs=1 / 32768)  # below the knee: untouched
+    assert 0.9 < back[3] < 0.95  # bent, not cut
+
+
+def test_soft_clip_is_smooth_monotonic_and_bounded():
+    x = np.linspace(-1.5, 1.5, 3001, dtype=np.float32)
+    y = soft_clip(x)
+    inside = np.abs(x) <= 0.9
+    np.testing.assert_array_equal(y[inside], x[inside])
+    assert np.all(np.abs(y) < 1.0) and np.all(np.diff(y) >= 0)  # float32 flattens near 1
+    assert np.all(np.abs(soft_clip(np.float32([-1e6, -3, 3, 1e6]))) <= 1.0)
+    slope = np.diff(y) / np.diff(x)
+    assert np.max(np.abs(np.diff(slope))) < 1e-2  # no kink at the knee
+    np.testing.assert_array_equal(soft_clip(x[:, None].repeat(2, 1))[:, 1], y)  # stereo frames
 
 
 def test_save_errors(tmp_path):
