@@ -12,14 +12,15 @@ on the same held-out pieces, all in one run:
   overlap, 8 frames per 640-sample window), 64 fast Griffin-Lim iterations from random phase;
 * **specdiff vocoder, network only**: the shipped neural vocoder without its last stage;
 * **specdiff vocoder**: the shipped neural vocoder as it runs by default: the network, then
-  ``refine_phase`` (a few fast Griffin-Lim steps at hop 80 starting from the network's phase).
+  ``refine_phase`` (a few fast Griffin-Lim steps at hop 80 starting from the network's phase),
+  then ``refine_low_band`` (many more steps for the bins below ~190 Hz, at 1 kHz).
 
 It also reports each system's **50 Hz comb share** (``frame_rate_comb``): how much of the
 power below 625 Hz sits on multiples of the 50 Hz frame rate. A vocoder whose frames restart
 their phase repeats itself every hop, a buzz that a transcriber hears as low or mistuned notes.
 
     python benchmarks/mel_inversion.py --corpus /work/corpus/rendered [--files 12] [--seconds 10.24]
-        [--split validation] [--refine 0,2,3,4]
+        [--split validation] [--refine 0,2,2+32,2+64]
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ import torch
 from specdiff.audio import DEFAULT_MEL, SAMPLE_RATE, log_mel, stft
 from specdiff.evaluation import BasicPitchTranscriber, midi_reference_notes, note_scores
 from specdiff.vocoders import GriffinLim, load_vocoder
-from specdiff.vocoders.neural import REFINE_ITERATIONS
+from specdiff.vocoders.neural import LOW_BAND_ITERATIONS, REFINE_ITERATIONS
 from specdiff.vocoders.griffin_lim import fast_griffin_lim, fine_magnitudes, istft, mel_to_linear
 
 FINE_HOP = 80
@@ -108,9 +109,11 @@ def main() -> int:
     p.add_argument("--seconds", type=float, default=10.24, help="audio per file (default 10.24)")
     p.add_argument("--split", default="test")
     p.add_argument("--vocoder", default="specdiff", help="the neural vocoder (default: shipped)")
-    p.add_argument("--refine", default=f"0,{REFINE_ITERATIONS}",
-                   help="comma list of refine_phase steps to score the neural vocoder with "
-                   f"(0: the network alone; default 0,{REFINE_ITERATIONS}, the shipped setting)")
+    shipped = f"{REFINE_ITERATIONS}+{LOW_BAND_ITERATIONS}"
+    p.add_argument("--refine", default=f"0,{REFINE_ITERATIONS},{shipped}",
+                   help="comma list of settings to score the neural vocoder with: R (R "
+                   "refine_phase steps) or R+L (then L refine_low_band steps); 0 is the network "
+                   f"alone (default 0,{REFINE_ITERATIONS},{shipped}; {shipped} is shipped)")
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args()
 
@@ -118,11 +121,16 @@ def main() -> int:
     quality = _quality_module()
     griffin_lim = GriffinLim()
     vocoders = {}
-    for steps in (int(k) for k in args.refine.split(",")):
-        name = ("specdiff vocoder, network only" if steps == 0 else
+    for setting in args.refine.split(","):
+        steps, _, low = setting.partition("+")
+        steps, low = int(steps), int(low or 0)
+        name = ("specdiff vocoder, network only" if steps == low == 0 else
                 f"specdiff vocoder (+{steps} steps at hop 80"
-                + (", shipped)" if steps == REFINE_ITERATIONS else ")"))
-        vocoders[name] = load_vocoder(args.vocoder, refine_iterations=steps)
+                + (f", +{low} on the low band" if low else "")
+                + (", shipped)" if (steps, low) == (REFINE_ITERATIONS, LOW_BAND_ITERATIONS)
+                   else ")"))
+        vocoders[name] = load_vocoder(args.vocoder, refine_iterations=steps,
+                                      low_band_iterations=low)
     transcriber = BasicPitchTranscriber(threads=args.threads)
     systems = {
         "original": lambda audio, mel, n: audio,

@@ -6,6 +6,7 @@ from specdiff.vocoders.griffin_lim import (
     fine_magnitudes,
     istft,
     mel_to_linear,
+    refine_low_band,
     refine_phase,
 )
 from specdiff.vocoders.neural import (
@@ -37,6 +38,7 @@ __all__ = [
     "load_neural_vocoder",
     "load_vocoder",
     "mel_to_linear",
+    "refine_low_band",
     "refine_phase",
     "register_vocoder",
     "save_neural_vocoder",

@@ -23,7 +23,10 @@ The network's audio then goes through ``refine_phase`` (``specdiff.vocoders.grif
 fast Griffin-Lim steps on a 4x finer hop, starting from the network's own phase, towards the
 mel's magnitudes (``NeuralVocoder(refine_iterations=...)``; 0 turns it off). The frames of
 the network overlap only 2x; at 8x overlap they are made to agree on each partial's frequency,
-which removes most of the semitone errors a transcriber hears in the network's audio.
+which removes most of the semitone errors a transcriber hears in the network's audio. Last,
+``refine_low_band`` takes many more such steps for the bins below ~190 Hz alone, on a copy
+decimated to 1 kHz (``low_band_iterations``; 0 turns it off), where a bass note's pitch is
+carried by its phase more than by the magnitudes.
 
 Weights live in one safetensors file (float16 is fine) with the config in its metadata;
 ``load_neural_vocoder()`` with no path loads the shipped ``specdiff/assets/vocoder.safetensors``.
@@ -43,7 +46,7 @@ from torch import nn
 from specdiff.audio.mel import HOP_LENGTH, N_MELS, SAMPLE_RATE
 from specdiff.errors import SpecdiffError
 from specdiff.vocoders.base import Vocoder
-from specdiff.vocoders.griffin_lim import refine_phase
+from specdiff.vocoders.griffin_lim import refine_low_band, refine_phase
 
 FORMAT = "specdiff-vocoder"
 ASSET = Path(__file__).resolve().parent.parent / "assets" / "vocoder.safetensors"
@@ -119,8 +122,10 @@ def mel_prior_matrix(n_fft: int) -> torch.Tensor:
 
 
 PHASE_KINDS = ("frame", "recurrent")
-# Griffin-Lim steps at hop 80 after the network (docs/default_model.md, section 2).
+# Griffin-Lim steps at hop 80 after the network, then on its lowest 12 bins at 1 kHz
+# (docs/default_model.md, section 2).
 REFINE_ITERATIONS = 2
+LOW_BAND_ITERATIONS = 64
 
 TINY = NeuralVocoderConfig(dim=32, intermediate=64, layers=2, n_fft=640)
 
@@ -292,17 +297,24 @@ class NeuralVocoder(Vocoder):
         net: the network (its config gives hop and mel bins).
         device: where it runs (default: CPU).
         refine_iterations: ``refine_phase`` steps on the network's audio (0: none).
+        low_band_iterations: ``refine_low_band`` steps after that (0: none).
     """
 
     def __init__(self, net: VocosNet, device: torch.device | str | None = None,
-                 refine_iterations: int = REFINE_ITERATIONS):
-        if refine_iterations < 0:
-            raise ValueError(f"refine_iterations must be >= 0, got {refine_iterations}")
+                 refine_iterations: int = REFINE_ITERATIONS,
+                 low_band_iterations: int = LOW_BAND_ITERATIONS):
+        if refine_iterations < 0 or low_band_iterations < 0:
+            raise ValueError("refine_iterations and low_band_iterations must be >= 0, got "
+                             f"{refine_iterations} and {low_band_iterations}")
         self.net = net.eval()
         self.refine_iterations = refine_iterations
-        # Each stft/istft pair of the refinement spreads a sample's influence by one 640-sample
-        # window (2 frames) each way; there are refine_iterations + 1 pairs.
-        self.extra_context_frames = 2 * (refine_iterations + 1) if refine_iterations else 0
+        self.low_band_iterations = low_band_iterations
+        # Each stft/istft pair of a refinement spreads a sample's influence by one 640-sample
+        # window (2 frames) each way; there are iterations + 1 pairs. The low band's
+        # decimation and interpolation filters (513 taps) add under a frame each.
+        self.extra_context_frames = (
+            (2 * (refine_iterations + 1) if refine_iterations else 0)
+            + (2 * (low_band_iterations + 1) + 2 if low_band_iterations else 0))
         self.carries_state = net.config.phase == "recurrent"
         self.hop_length = net.config.hop_length
         self.n_mels = net.config.n_mels
@@ -328,12 +340,17 @@ class NeuralVocoder(Vocoder):
         return self._refine(audio, mel_here).to(mel.device), carried
 
     def _refine(self, audio: torch.Tensor, mel: torch.Tensor) -> torch.Tensor:
-        return refine_phase(audio, mel, self.refine_iterations) if self.refine_iterations else audio
+        if self.refine_iterations:
+            audio = refine_phase(audio, mel, self.refine_iterations)
+        if self.low_band_iterations:
+            audio = refine_low_band(audio, mel, self.low_band_iterations)
+        return audio
 
     def __repr__(self) -> str:
         params = sum(p.numel() for p in self.net.parameters())
         return (f"NeuralVocoder({params / 1e6:.2f}M params, refine_iterations="
-                f"{self.refine_iterations}, {self.net.config})")
+                f"{self.refine_iterations}, low_band_iterations={self.low_band_iterations}, "
+                f"{self.net.config})")
 
 
 def save_neural_vocoder(net: VocosNet, path: str | os.PathLike,
@@ -378,9 +395,11 @@ def read_neural_vocoder(path: str | os.PathLike) -> tuple[VocosNet, dict[str, st
 
 def load_neural_vocoder(path: str | os.PathLike | None = None,
                         device: torch.device | str | None = None,
-                        refine_iterations: int = REFINE_ITERATIONS) -> NeuralVocoder:
+                        refine_iterations: int = REFINE_ITERATIONS,
+                        low_band_iterations: int = LOW_BAND_ITERATIONS) -> NeuralVocoder:
     """specdiff's vocoder from ``path`` (default: the shipped asset), ready to call, with
-    ``refine_iterations`` Griffin-Lim steps at hop 80 after the network (0: the network alone).
+    ``refine_iterations`` Griffin-Lim steps at hop 80 after the network and
+    ``low_band_iterations`` on its lowest bins (both 0: the network alone).
 
     Raises:
         SpecdiffError: missing or malformed file.
@@ -388,4 +407,4 @@ def load_neural_vocoder(path: str | os.PathLike | None = None,
     if path is None and not ASSET.is_file():
         raise SpecdiffError(f"{ASSET}: specdiff's vocoder weights are missing from this install")
     net, _ = read_neural_vocoder(ASSET if path is None else path)
-    return NeuralVocoder(net, device, refine_iterations)
+    return NeuralVocoder(net, device, refine_iterations, low_band_iterations)

@@ -161,7 +161,9 @@ def test_streaming_equals_whole_file():
     from specdiff.vocoders import vocode_stream
 
     torch.manual_seed(0)
-    vocoder = NeuralVocoder(VocosNet(NeuralVocoderConfig(layers=6, dim=32, intermediate=64)))
+    # The low band's wide context (132 frames) would make one chunk of this short mel.
+    vocoder = NeuralVocoder(VocosNet(NeuralVocoderConfig(layers=6, dim=32, intermediate=64)),
+                            low_band_iterations=0)
     mel = torch.randn(90, 128) - 5.0
     whole = vocoder(mel)
     pieces = torch.cat(list(vocode_stream(vocoder, [mel[:25], mel[25:70], mel[70:]],
@@ -203,7 +205,7 @@ def test_recurrent_streaming_carries_the_phase_and_equals_the_whole_file():
 
     torch.manual_seed(0)
     config = NeuralVocoderConfig(layers=6, dim=32, intermediate=64, phase="recurrent")
-    vocoder = NeuralVocoder(VocosNet(config))
+    vocoder = NeuralVocoder(VocosNet(config), low_band_iterations=0)  # see above
     assert vocoder.carries_state
     mel = torch.randn(130, 128) - 5.0
     whole = vocoder(mel)
@@ -225,11 +227,11 @@ def test_phase_refinement_follows_the_network_and_widens_the_stream_context():
     # entering each chunk (at frame 10 of it) only 2 frames before the chunk's core.
     net = VocosNet(NeuralVocoderConfig(layers=2, dim=32, intermediate=64, phase="recurrent"))
     mel = torch.randn(130, 128)  # loud: the refinement takes the mel's magnitudes (peak ~0.2)
-    raw = NeuralVocoder(net, refine_iterations=0)
+    raw = NeuralVocoder(net, refine_iterations=0, low_band_iterations=0)
     assert raw.extra_context_frames == 0
     with torch.no_grad():
         torch.testing.assert_close(raw(mel), net(mel[None])[0])
-        refined = NeuralVocoder(net, refine_iterations=2)
+        refined = NeuralVocoder(net, refine_iterations=2, low_band_iterations=0)
         torch.testing.assert_close(refined(mel), refine_phase(net(mel[None]), mel[None], 2)[0])
     assert refined.extra_context_frames == 6
     with pytest.raises(ValueError, match="refine_iterations"):
@@ -243,3 +245,26 @@ def test_phase_refinement_follows_the_network_and_widens_the_stream_context():
     refined.extra_context_frames = 0
     leaky = torch.cat(list(vocode_stream(refined, pieces, chunk_frames=20, context_frames=14)))
     assert (leaky - whole).abs().max() > 1e-6  # measured 6.5e-6: the Hann tails are small
+
+
+def test_low_band_refinement_comes_last_and_widens_the_stream_context():
+    from specdiff.vocoders import refine_low_band, refine_phase, vocode_stream
+
+    torch.manual_seed(0)
+    net = VocosNet(NeuralVocoderConfig(layers=2, dim=32, intermediate=64, phase="recurrent"))
+    t = torch.arange(200 * 320) / 16000  # a bass line: the low band has work to do
+    f0 = torch.tensor([55.0, 73.4, 61.7, 82.4])[(t / 1.0).long() % 4]
+    phase = 2 * torch.pi * torch.cumsum(f0, 0) / 16000
+    mel = log_mel(sum(0.2 * torch.sin(k * phase) / k for k in (1, 2, 3, 4)))
+    vocoder = NeuralVocoder(net, refine_iterations=2, low_band_iterations=4)
+    assert vocoder.extra_context_frames == 6 + 2 * 5 + 2
+    assert "low_band_iterations=4" in repr(vocoder)
+    with torch.no_grad():
+        expected = refine_low_band(refine_phase(net(mel[None]), mel[None], 2), mel[None], 4)[0]
+    torch.testing.assert_close(vocoder(mel), expected)
+    with pytest.raises(ValueError, match="low_band_iterations"):
+        NeuralVocoder(net, low_band_iterations=-1)
+    whole = vocoder(mel)
+    pieces = [mel[:25], mel[25:120], mel[120:]]
+    streamed = torch.cat(list(vocode_stream(vocoder, pieces, chunk_frames=30, context_frames=14)))
+    torch.testing.assert_close(streamed, whole, atol=1e-6, rtol=0.0)  # rounding: ~2e-7
