@@ -100,10 +100,15 @@ def istft(
     return audio[:, : count * config.hop_length]
 
 
+def _unit(spec: torch.Tensor) -> torch.Tensor:
+    return spec / (spec.abs() + 1e-16)
+
+
 def fast_griffin_lim(magnitude: torch.Tensor, angles: torch.Tensor,
                      analyse: Callable[[torch.Tensor], torch.Tensor],
                      synthesise: Callable[[torch.Tensor], torch.Tensor],
-                     n_iter: int, momentum: float) -> torch.Tensor:
+                     n_iter: int, momentum: float,
+                     unit: Callable[[torch.Tensor], torch.Tensor] = _unit) -> torch.Tensor:
     """Fast Griffin-Lim (Perraudin, Balazs & Sondergaard 2013) for any STFT framing.
 
     Args:
@@ -111,6 +116,7 @@ def fast_griffin_lim(magnitude: torch.Tensor, angles: torch.Tensor,
         angles: unit complex starting phase, the same shape.
         analyse: audio -> complex STFT; ``synthesise``: its inverse.
         n_iter: iterations; momentum: in [0, 1) (0 gives plain Griffin-Lim).
+        unit: a spectrum -> its phase as unit numbers (for a layout other than complex).
 
     Returns:
         the audio ``synthesise`` makes of the magnitudes with the final phase.
@@ -119,8 +125,7 @@ def fast_griffin_lim(magnitude: torch.Tensor, angles: torch.Tensor,
     factor = momentum / (1.0 + momentum)
     for _ in range(n_iter):
         rebuilt = analyse(synthesise(magnitude * angles))
-        angles = rebuilt - factor * previous
-        angles = angles / (angles.abs() + 1e-16)
+        angles = unit(rebuilt - factor * previous)
         previous = rebuilt
     return synthesise(magnitude * angles)
 
@@ -218,8 +223,8 @@ def fine_magnitudes(mel: torch.Tensor, length: int, hop: int, config: MelConfig 
 
 
 def refine_phase(audio: torch.Tensor, mel: torch.Tensor, n_iter: int = 2, hop: int = 80,
-                 momentum: float = 0.99, nnls_iter: int = 8,
-                 config: MelConfig = DEFAULT_MEL) -> torch.Tensor:
+                 momentum: float = 0.99, nnls_iter: int = 8, config: MelConfig = DEFAULT_MEL,
+                 magnitude: torch.Tensor | None = None) -> torch.Tensor:
     """Fast Griffin-Lim on a 4x finer hop, starting from ``audio``'s own phase.
 
     A vocoder's phase can be a little inconsistent from frame to frame (at hop 320 with a
@@ -232,6 +237,7 @@ def refine_phase(audio: torch.Tensor, mel: torch.Tensor, n_iter: int = 2, hop: i
         audio: (B, n) the vocoder's audio for ``mel``.
         mel: (B, T, n_mels) its natural-log mel.
         n_iter: Griffin-Lim steps (0 still swaps in the mel's magnitudes).
+        magnitude: ``fine_magnitudes(mel, n, hop, config, nnls_iter)``, if already computed.
 
     Returns:
         (B, n) audio.
@@ -247,7 +253,9 @@ def refine_phase(audio: torch.Tensor, mel: torch.Tensor, n_iter: int = 2, hop: i
         return torch.istft(spec, config.n_fft, hop, config.win_length, window, center=True,
                            length=length)
 
-    magnitude = fine_magnitudes(mel, length, hop, config, nnls_iter).to(audio.dtype)
+    if magnitude is None:
+        magnitude = fine_magnitudes(mel, length, hop, config, nnls_iter)
+    magnitude = magnitude.to(audio.dtype)
     start = forward(audio)
     return fast_griffin_lim(magnitude, start / (start.abs() + 1e-16), forward, inverse, n_iter,
                             momentum)
@@ -278,16 +286,85 @@ def decimate(audio: torch.Tensor, factor: int = LOW_BAND_FACTOR) -> torch.Tensor
 
 
 def interpolate(low: torch.Tensor, length: int, factor: int = LOW_BAND_FACTOR) -> torch.Tensor:
-    """The inverse of ``decimate`` for band-limited signals: (B, m) -> (B, length)."""
+    """The inverse of ``decimate`` for band-limited signals: (B, m) -> (B, length).
+
+    Polyphase: output sample ``factor * m + r`` filters the low signal with every
+    ``factor``-th tap of the (gain ``factor``) lowpass, so the zeros of an upsampled signal are
+    never multiplied.
+    """
     kernel = _low_band_filter(factor, _LOW_BAND_TAPS).to(low) * factor
     half = (len(kernel) - 1) // 2
-    out = torch.nn.functional.conv_transpose1d(low[:, None], kernel[None, None], stride=factor)
-    return out[:, 0, half : half + length]
+    # out[factor m + r] = sum_j low[j] kernel[factor (m - j) + r + half]; with r + half =
+    # factor q + s that is the convolution of low with kernel[s::factor], read q samples on.
+    taps = -(-len(kernel) // factor)
+    padded = torch.nn.functional.pad(kernel, (0, (taps + 1) * factor - len(kernel)))
+    q, s = zip(*(divmod(r + half, factor) for r in range(factor)))
+    phases = torch.stack([padded[s[r] :: factor][:taps] for r in range(factor)])  # (factor, taps)
+    signal = torch.nn.functional.pad(low[:, None], (taps - 1, max(q)))
+    # conv1d correlates; flipped phases make it the convolution (full, from sample 0).
+    out = torch.nn.functional.conv1d(signal, phases.flip(-1)[:, None])  # (B, factor, m + max q)
+    count = low.shape[-1]
+    rows = torch.stack([out[:, r, q[r] : q[r] + count] for r in range(factor)], dim=-1)
+    return rows.reshape(low.shape[0], count * factor)[:, :length]
+
+
+class _LowBins:
+    """The lowest ``bins`` bins of a centred STFT (Hann ``win`` zero-padded to ``n_fft``, hop
+    ``hop`` dividing ``win``; frame k covers samples [hop k - win / 2, hop k + win / 2), as
+    ``torch.stft`` with ``center=True, pad_mode="constant"``) of a ``length``-sample signal,
+    and the least-squares inverse of such bins alone. Spectra are real (B, frames, 2 bins):
+    the real parts, then the imaginary ones. Small real matrix products: cheaper than complex
+    FFTs for the low band's many short steps.
+    """
+
+    def __init__(self, length: int, n_fft: int, hop: int, win: int, bins: int,
+                 like: torch.Tensor):
+        if not 0 < bins < n_fft // 2 or win % hop:
+            raise ValueError(f"need 0 < bins < {n_fft // 2} and hop dividing win")
+        self.length, self.hop, self.win, self.bins = length, hop, win, bins
+        self.frames = length // hop + 1
+        window = torch.hann_window(win, dtype=torch.float64)
+        angle = 2 * torch.pi * torch.outer(torch.arange(bins, dtype=torch.float64),
+                                           torch.arange(win, dtype=torch.float64)) / n_fft
+        # frames @ analysis = [Re | Im] of the DFT of the windowed frames
+        analysis = torch.cat([angle.cos(), -angle.sin()]).T * window[:, None]  # (win, 2K)
+        scale = torch.full((bins, 1), 2.0 / n_fft, dtype=torch.float64)
+        scale[0] = 1.0 / n_fft  # irfft: DC once, the other bins with their mirror images
+        synthesis = torch.cat([scale * angle.cos(), -scale * angle.sin()]) * window  # (2K, win)
+        envelope = self._overlap_add((window**2).expand(1, self.frames, win))[0]
+        self.analysis, self.synthesis, self.envelope = (
+            t.to(like) for t in (analysis, synthesis, envelope.clamp_min(1e-8)))
+
+    def _overlap_add(self, frames: torch.Tensor) -> torch.Tensor:  # (B, T, win) -> (B, length)
+        count, hop, parts = frames.shape[1], self.hop, self.win // self.hop
+        pieces = frames.reshape(frames.shape[0], count, parts, hop)
+        out = frames.new_zeros(frames.shape[0], count + parts - 1, hop)
+        for j in range(parts):
+            out[:, j : j + count] += pieces[:, :, j]
+        start = self.win // 2
+        return out.reshape(frames.shape[0], -1)[:, start : start + self.length]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, length) -> (B, frames, 2 bins)."""
+        padded = torch.nn.functional.pad(x, (self.win // 2, self.win // 2))
+        return padded.unfold(-1, self.win, self.hop)[:, : self.frames] @ self.analysis
+
+    def inverse(self, spec: torch.Tensor) -> torch.Tensor:
+        """(B, frames, 2 bins) -> (B, length): overlap-add of the windowed frames those bins
+        alone make, over the window-square envelope."""
+        return self._overlap_add(spec @ self.synthesis) / self.envelope
+
+    def unit(self, spec: torch.Tensor) -> torch.Tensor:
+        """Each bin's phase as a unit (cos, sin) pair, in the same layout."""
+        squares = spec * spec
+        inverse_norm = (squares[..., : self.bins] + squares[..., self.bins :] + 1e-32).rsqrt()
+        return spec * inverse_norm.repeat(1, 1, 2)
 
 
 def refine_low_band(audio: torch.Tensor, mel: torch.Tensor, n_iter: int = 64, bins: int = 12,
                     hop: int = 80, momentum: float = 0.99, nnls_iter: int = 8,
-                    config: MelConfig = DEFAULT_MEL) -> torch.Tensor:
+                    config: MelConfig = DEFAULT_MEL,
+                    magnitude: torch.Tensor | None = None) -> torch.Tensor:
     """Fast Griffin-Lim for the lowest ``bins`` STFT bins only, at 1/16 of the sample rate.
 
     Below ~200 Hz a 640-sample window cannot separate semitones, so a low note's pitch lives
@@ -304,6 +381,7 @@ def refine_low_band(audio: torch.Tensor, mel: torch.Tensor, n_iter: int = 64, bi
         mel: (B, T, n_mels) natural-log mel.
         n_iter: Griffin-Lim steps; bins: how many of the lowest bins they update (12: below
             ~190 Hz); hop: the 16 kHz hop whose framing is decimated (80).
+        magnitude: ``fine_magnitudes(mel, n, hop, config, nnls_iter)``, if already computed.
 
     Returns:
         (B, n) audio.
@@ -313,25 +391,14 @@ def refine_low_band(audio: torch.Tensor, mel: torch.Tensor, n_iter: int = 64, bi
         raise ValueError(f"n_fft, win_length and hop must be multiples of {factor}")
     length = audio.shape[-1]
     low = decimate(audio, factor)
-    n_fft, win, step = config.n_fft // factor, config.win_length // factor, hop // factor
-    window = torch.hann_window(win, dtype=audio.dtype, device=audio.device)
-
-    def forward(x: torch.Tensor) -> torch.Tensor:
-        return torch.stft(x, n_fft, step, win, window, center=True, pad_mode="constant",
-                          return_complex=True)  # (B, n_fft // 2 + 1, frames)
-
-    def inverse(spec: torch.Tensor) -> torch.Tensor:
-        return torch.istft(spec, n_fft, step, win, window, center=True, length=low.shape[-1])
-
-    start = forward(low)
-    magnitude = fine_magnitudes(mel, length, hop, config, nnls_iter)[:, :bins].to(audio.dtype)
-    magnitude = magnitude[..., : start.shape[-1]] / factor
-    kept = start[:, bins:]
-
-    def with_kept(spec_low: torch.Tensor) -> torch.Tensor:
-        return torch.cat([spec_low, kept], dim=1)
-
-    refined = fast_griffin_lim(
-        magnitude, start[:, :bins] / (start[:, :bins].abs() + 1e-16),
-        lambda x: forward(x)[:, :bins], lambda spec: inverse(with_kept(spec)), n_iter, momentum)
+    lowest = _LowBins(low.shape[-1], config.n_fft // factor, hop // factor,
+                      config.win_length // factor, bins, audio)
+    start = lowest.forward(low)  # (B, frames, 2 bins)
+    rest = low - lowest.inverse(start)  # what the other bins make: kept as it is
+    if magnitude is None:
+        magnitude = fine_magnitudes(mel, length, hop, config, nnls_iter)
+    magnitude = magnitude[:, :bins, : start.shape[1]].transpose(1, 2).to(audio.dtype) / factor
+    refined = fast_griffin_lim(magnitude.repeat(1, 1, 2), lowest.unit(start), lowest.forward,
+                               lambda spec: lowest.inverse(spec) + rest, n_iter, momentum,
+                               lowest.unit)
     return audio + interpolate(refined - low, length, factor)

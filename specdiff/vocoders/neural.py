@@ -46,7 +46,7 @@ from torch import nn
 from specdiff.audio.mel import HOP_LENGTH, N_MELS, SAMPLE_RATE
 from specdiff.errors import SpecdiffError
 from specdiff.vocoders.base import Vocoder
-from specdiff.vocoders.griffin_lim import refine_low_band, refine_phase
+from specdiff.vocoders.griffin_lim import fine_magnitudes, refine_low_band, refine_phase
 
 FORMAT = "specdiff-vocoder"
 ASSET = Path(__file__).resolve().parent.parent / "assets" / "vocoder.safetensors"
@@ -340,10 +340,13 @@ class NeuralVocoder(Vocoder):
         return self._refine(audio, mel_here).to(mel.device), carried
 
     def _refine(self, audio: torch.Tensor, mel: torch.Tensor) -> torch.Tensor:
+        if not (self.refine_iterations or self.low_band_iterations):
+            return audio
+        magnitude = fine_magnitudes(mel, audio.shape[-1], 80)  # both stages' targets
         if self.refine_iterations:
-            audio = refine_phase(audio, mel, self.refine_iterations)
+            audio = refine_phase(audio, mel, self.refine_iterations, magnitude=magnitude)
         if self.low_band_iterations:
-            audio = refine_low_band(audio, mel, self.low_band_iterations)
+            audio = refine_low_band(audio, mel, self.low_band_iterations, magnitude=magnitude)
         return audio
 
     def __repr__(self) -> str:
