@@ -194,3 +194,24 @@ def test_refine_low_band_reaches_as_far_as_the_vocoder_says():
     reach = 2 * (4 + 1) + 2
     assert frames[: 100 - reach].max() == 0 and frames[100 + reach + 1 :].max() == 0
     assert min(frames[100 - 3], frames[100 + 3]) > 1e-5 * frames.max()
+
+
+def test_low_bins_are_the_stft_bins_and_invert_with_the_others():
+    from specdiff.vocoders.griffin_lim import _LowBins
+
+    x = torch.randn(2, 1000, generator=torch.Generator().manual_seed(0))
+    lowest = _LowBins(1000, 64, 5, 40, 12, x)
+    spec = lowest.forward(x)  # (2, frames, 24): real parts, then imaginary
+    reference = torch.stft(x, 64, 5, 40, torch.hann_window(40), center=True,
+                           pad_mode="constant", return_complex=True)[:, :12].transpose(1, 2)
+    assert spec.shape == (2, 201, 24)
+    torch.testing.assert_close(torch.hypot(spec[..., :12], spec[..., 12:]), reference.abs(),
+                               atol=1e-4, rtol=1e-4)
+    # The inverse of the low bins plus the inverse of the others (torch.istft of the rest of
+    # the spectrum) gives the signal back.
+    rest = reference.new_zeros(2, 33, 201)
+    full = torch.stft(x, 64, 5, 40, torch.hann_window(40), center=True, pad_mode="constant",
+                      return_complex=True)
+    rest[:, 12:] = full[:, 12:]
+    others = torch.istft(rest, 64, 5, 40, torch.hann_window(40), center=True, length=1000)
+    torch.testing.assert_close(lowest.inverse(spec) + others, x, atol=1e-4, rtol=1e-4)
