@@ -246,6 +246,12 @@ def test_fill_dropouts_fills_only_isolated_silent_frames():
     quiet = torch.full((1, 3, 4), -6.0)
     quiet[0, 1] = -11.5  # neighbours too quiet to call it a dropout
     assert torch.equal(fill_dropouts(quiet), quiet)
+    # Not only frames at the floor: the README example's one was at -7.86 between -0.4s.
+    shallow = torch.full((1, 3, 4), -0.4)
+    shallow[0, 1] = -7.86
+    assert torch.equal(fill_dropouts(shallow)[0, 1], shallow[0, 0])
+    shallow[0, 1] = -6.5  # a quiet frame, not a dropout
+    assert torch.equal(fill_dropouts(shallow), shallow)
 
 
 def test_guidance_defaults_to_the_models_own(midi):
