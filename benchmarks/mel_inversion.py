@@ -46,10 +46,14 @@ import torch
 from specdiff.audio import DEFAULT_MEL, SAMPLE_RATE, log_mel, stft
 from specdiff.evaluation import BasicPitchTranscriber, midi_reference_notes, note_scores
 from specdiff.vocoders import GriffinLim, load_vocoder
+from specdiff.vocoders.griffin_lim import (
+    FINE_HOP,
+    fast_griffin_lim,
+    fine_magnitudes,
+    istft,
+    mel_to_linear,
+)
 from specdiff.vocoders.neural import LOW_BAND_ITERATIONS, REFINE_ITERATIONS
-from specdiff.vocoders.griffin_lim import fast_griffin_lim, fine_magnitudes, istft, mel_to_linear
-
-FINE_HOP = 80
 
 
 def _quality_module():
@@ -123,11 +127,11 @@ def main() -> int:
     p.add_argument("--seconds", type=float, default=10.24, help="audio per file (default 10.24)")
     p.add_argument("--split", default="test")
     p.add_argument("--vocoder", default="specdiff", help="the neural vocoder (default: shipped)")
-    shipped = f"{REFINE_ITERATIONS}+{LOW_BAND_ITERATIONS}"
-    p.add_argument("--refine", default=f"0,{REFINE_ITERATIONS},{shipped}",
+    default = f"{REFINE_ITERATIONS}+{LOW_BAND_ITERATIONS}"
+    p.add_argument("--refine", default=f"0,{REFINE_ITERATIONS},{default}",
                    help="comma list of settings to score the neural vocoder with: R (R "
                    "refine_phase steps) or R+L (then L refine_low_band steps); 0 is the network "
-                   f"alone (default 0,{REFINE_ITERATIONS},{shipped}; {shipped} is shipped)")
+                   f"alone (default 0,{REFINE_ITERATIONS},{default}; {default} is shipped)")
     p.add_argument("--threads", type=int, default=1)
     args = p.parse_args()
 

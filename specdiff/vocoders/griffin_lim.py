@@ -222,7 +222,10 @@ def fine_magnitudes(mel: torch.Tensor, length: int, hop: int, config: MelConfig 
     return ((1 - weight) * linear[:, lo] + weight * linear[:, hi]).transpose(1, 2)
 
 
-def refine_phase(audio: torch.Tensor, mel: torch.Tensor, n_iter: int = 2, hop: int = 80,
+FINE_HOP = 80  # the refinements' hop: 4x finer than the mel's, 8x overlap of its window
+
+
+def refine_phase(audio: torch.Tensor, mel: torch.Tensor, n_iter: int = 2, hop: int = FINE_HOP,
                  momentum: float = 0.99, nnls_iter: int = 8, config: MelConfig = DEFAULT_MEL,
                  magnitude: torch.Tensor | None = None) -> torch.Tensor:
     """Fast Griffin-Lim on a 4x finer hop, starting from ``audio``'s own phase.
@@ -257,8 +260,7 @@ def refine_phase(audio: torch.Tensor, mel: torch.Tensor, n_iter: int = 2, hop: i
         magnitude = fine_magnitudes(mel, length, hop, config, nnls_iter)
     magnitude = magnitude.to(audio.dtype)
     start = forward(audio)
-    return fast_griffin_lim(magnitude, start / (start.abs() + 1e-16), forward, inverse, n_iter,
-                            momentum)
+    return fast_griffin_lim(magnitude, _unit(start), forward, inverse, n_iter, momentum)
 
 
 LOW_BAND_FACTOR = 16  # 16 kHz -> 1 kHz: the low band's working rate
@@ -362,7 +364,7 @@ class _LowBins:
 
 
 def refine_low_band(audio: torch.Tensor, mel: torch.Tensor, n_iter: int = 64, bins: int = 12,
-                    hop: int = 80, momentum: float = 0.99, nnls_iter: int = 8,
+                    hop: int = FINE_HOP, momentum: float = 0.99, nnls_iter: int = 8,
                     config: MelConfig = DEFAULT_MEL,
                     magnitude: torch.Tensor | None = None) -> torch.Tensor:
     """Fast Griffin-Lim for the lowest ``bins`` STFT bins only, at 1/16 of the sample rate.

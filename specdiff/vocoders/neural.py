@@ -46,7 +46,12 @@ from torch import nn
 from specdiff.audio.mel import HOP_LENGTH, N_MELS, SAMPLE_RATE
 from specdiff.errors import SpecdiffError
 from specdiff.vocoders.base import Vocoder
-from specdiff.vocoders.griffin_lim import fine_magnitudes, refine_low_band, refine_phase
+from specdiff.vocoders.griffin_lim import (
+    FINE_HOP,
+    fine_magnitudes,
+    refine_low_band,
+    refine_phase,
+)
 
 FORMAT = "specdiff-vocoder"
 ASSET = Path(__file__).resolve().parent.parent / "assets" / "vocoder.safetensors"
@@ -342,7 +347,7 @@ class NeuralVocoder(Vocoder):
     def _refine(self, audio: torch.Tensor, mel: torch.Tensor) -> torch.Tensor:
         if not (self.refine_iterations or self.low_band_iterations):
             return audio
-        magnitude = fine_magnitudes(mel, audio.shape[-1], 80)  # both stages' targets
+        magnitude = fine_magnitudes(mel, audio.shape[-1], FINE_HOP)  # both stages' targets
         if self.refine_iterations:
             audio = refine_phase(audio, mel, self.refine_iterations, magnitude=magnitude)
         if self.low_band_iterations:
