@@ -37,7 +37,7 @@ write_song = _bench_vocoders.write_song
 def rtf(size: str, midi: Path, steps: int) -> dict:
     from specdiff.audio import log_mel
     from specdiff.models import SpectrogramDiffusion, model_config
-    from specdiff.pipeline import synthesize
+    from specdiff.synthesizer import synthesize
     from specdiff.vocoders import GriffinLim
 
     torch.manual_seed(0)
@@ -85,7 +85,7 @@ def peak_memory(minutes: float, size: str, tmp: Path) -> dict:
     code = (
         "import torch\n"
         "from specdiff.models import SpectrogramDiffusion, model_config\n"
-        "from specdiff.pipeline import synthesize_to_file\n"
+        "from specdiff.synthesizer import synthesize_to_file\n"
         "torch.manual_seed(0)\n"
         f"m = SpectrogramDiffusion(model_config({size!r})).eval()\n"
         f"r = synthesize_to_file({str(midi)!r}, {str(tmp / 'out.flac')!r}, m, steps=1,"

@@ -98,7 +98,7 @@ def main() -> int:
     p.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = p.parse_args()
 
-    from specdiff.pipeline import default_guidance, load_model, synthesize
+    from specdiff.synthesizer import Synthesizer
 
     torch.set_num_threads(args.threads)
     systems = [s.strip() for s in args.systems.split(",") if s.strip()]
@@ -109,9 +109,10 @@ def main() -> int:
     griffin_lim = GriffinLim(n_iter=args.gl_iters)
     model = None
     if any(s.startswith("model") for s in systems):
-        model = load_model(None if args.model == "default" else args.model)
+        model = Synthesizer.from_pretrained(None if args.model == "default" else args.model,
+                                            vocoder=vocoder)
         if args.guidance is None:
-            args.guidance = default_guidance(model)
+            args.guidance = model.settings.guidance
     transcriber = BasicPitchTranscriber(threads=args.threads)
     files = held_out_files(args.corpus, args.split, args.files)
     if not files:
@@ -142,9 +143,9 @@ def main() -> int:
                 out = griffin_lim(mel).numpy()
             else:
                 sampler = ("dpmpp_2m", 20) if system == "model-20" else ("ddpm", 1000)
-                out, _ = synthesize(notes, model, vocoder=vocoder, sampler=sampler[0],
-                                    steps=sampler[1], guidance=args.guidance, seed=index,
-                                    progress=None, tail_seconds=0.0)
+                out, _ = model.synthesize(notes, sampler=sampler[0], steps=sampler[1],
+                                          guidance=args.guidance, seed=index, progress=None,
+                                          tail_seconds=0.0)
             times[system] += time.perf_counter() - start
             total_seconds[system] += n / SAMPLE_RATE
             out = np.pad(out[:n], (0, max(0, n - len(out))))

@@ -26,7 +26,7 @@ def main() -> int:
     args = p.parse_args()
 
     from specdiff.evaluation.silence import silence_probe
-    from specdiff.pipeline import load_model
+    from specdiff.synthesizer import load_synthesizer
 
     torch.set_num_threads(args.threads)
     if args.model is not None and args.model.endswith(".ckpt"):
@@ -34,7 +34,7 @@ def main() -> int:
 
         model = checkpoint_model(args.model)
     else:
-        model = load_model(args.model)
+        model = load_synthesizer(args.model)
     probes = silence_probe(model, args.seeds, steps=args.steps, guidance=args.guidance,
                            vocoder=args.vocoder)
     for probe in probes:

@@ -17,7 +17,9 @@ _LAZY = {
     "read_midi": "specdiff.codec",
     "tokenize_notes": "specdiff.codec",
     "SpectrogramDiffusion": "specdiff.models",
-    "synthesize": "specdiff.pipeline",
+    "Synthesizer": "specdiff.synthesizer",
+    "SynthesisSettings": "specdiff.bundle",
+    "synthesize": "specdiff.synthesizer",
 }
 
 __all__ = ["__version__", *_LAZY]

@@ -14,6 +14,7 @@ from specdiff.errors import SpecdiffError
 # `register(subparsers)`, which adds its parser and sets `func(args) -> int | None` as default.
 COMMANDS = [
     "specdiff.commands.synth",
+    "specdiff.commands.info",
     "specdiff.commands.tokenize",
     "specdiff.commands.eval",
     "specdiff.commands.train",

@@ -1,16 +1,18 @@
-"""Whole-file synthesis: MIDI -> token segments -> diffusion per segment -> stitched mel -> audio.
+"""Generation mechanics: token segments -> diffusion per segment -> log-mel -> streamed audio.
 
-Segments of 5.12 s (256 frames) are generated strictly in order. A model with a context encoder
-sees the previous segment's generated spectrogram (scaled, clipped) as context, the first
-segment's context masked, as the official inference does; a model without one generates its
-segments in batches. The mel is vocoded in chunks as segments finish (``vocode_stream``) and
-written as it goes, so memory stays flat with the length of the piece.
+Segments of 5.12 s (256 frames) are generated strictly in order. With ``continuation="context"``
+a model with a context encoder sees the previous segment's generated spectrogram (scaled,
+clipped) as context, the first segment's context masked, as the official inference does; a model
+without one (or ``continuation="none"``) generates its segments in batches. Mel post-processing
+runs only as the stages a bundle declares (`specdiff.bundle`). The mel is vocoded in chunks as
+segments finish (``vocode_stream``), so memory stays flat with the length of the piece; the
+`specdiff.synthesizer.Synthesizer` writes it as it goes.
 
-Models of the unofficial port (loaded from its ``.ckpt``, see ``specdiff.models.port``) bring their
-own settings in their config: the port's 901-token codec with raw programs, their stored min/max
-scaler (no clipping), a first-segment context of silence (the scaled log-mel of 81 920 zero
-samples, as the port's ``infer.py``), and one segment per batch, because the port attends to
-padding. Autoregressive models (the port's or ours) generate each segment frame by frame.
+Models of the unofficial port bring their own settings in their config: the port's 901-token
+codec with raw programs, their stored min/max scaler (no clipping), a first-segment context of
+silence (the scaled log-mel of 81 920 zero samples, as the port's ``infer.py``), and one segment
+per batch, because the port attends to padding. Autoregressive models (the port's or ours)
+generate each segment frame by frame.
 """
 
 from __future__ import annotations
@@ -22,57 +24,16 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from specdiff.audio import (
-    FRAMES_PER_SEGMENT,
-    SAMPLE_RATE,
-    AudioFileWriter,
-    atomic_path,
-    scale_mel,
-    unscale_mel,
-)
+from specdiff.audio import FRAMES_PER_SEGMENT, atomic_path, scale_mel, unscale_mel
 from specdiff.errors import SpecdiffError
 
-BUILTIN_MODEL = Path(__file__).with_name("assets") / "default_model.safetensors"
-"""The built-in model used when none is given: trained here on a FluidR3-rendered corpus
-(docs/default_model.md), stored as float16. It synthesizes with specdiff's own vocoder."""
-BUILTIN_VOCODER = "specdiff"
-DEFAULT_SAMPLER = "dpmpp_2m"
-DEFAULT_GUIDANCE = 2.0
-"""Classifier-free guidance weight (official Colab and the port; the official code says 5.0)."""
-BUILTIN_GUIDANCE = 3.0
-"""The built-in model's guidance weight: onset F1 0.490 against 0.425 at 2 on 12 validation
-pieces (docs/default_model.md); a model's ``default_guidance`` overrides ``DEFAULT_GUIDANCE``."""
 TAIL_SECONDS = 1.0
 """Audio kept after the MIDI's end (after sustain) for the release, when the segments reach it."""
-
-
-@dataclass(frozen=True)
-class SynthesisResult:
-    """What ``synthesize_to_file`` wrote.
-
-    Attributes:
-        path: the audio file.
-        num_samples: audio length in samples.
-        sample_rate: Hz.
-        num_segments: 5.12 s segments generated.
-        mel_path: the saved mel (``.npy``, (num_segments * 256, 128) unscaled log-mel), if any.
-    """
-
-    path: Path
-    num_samples: int
-    sample_rate: int
-    num_segments: int
-    mel_path: Path | None = None
-
-    @property
-    def seconds(self) -> float:
-        return self.num_samples / self.sample_rate
 
 
 def load_notes(midi: str | os.PathLike | object):
@@ -84,50 +45,6 @@ def load_notes(midi: str | os.PathLike | object):
     if isinstance(midi, (str, os.PathLike)):
         return read_midi(midi)
     raise TypeError(f"expected a MIDI path or a NoteSequence, got {type(midi).__name__}")
-
-
-def load_model(model=None, device: str | torch.device | None = None, port_config=None):
-    """Resolve ``model``: a ``SpectrogramDiffusion`` or ``AutoregressiveModel``, a checkpoint
-    path (ours, diffusers layout, the port's ``.ckpt``) or hub id, or (None) the built-in model,
-    whose default vocoder is specdiff's own.
-
-    ``port_config``: the port's YAML config for a ``.ckpt`` (None: sizes from the tensors).
-
-    Raises:
-        SpecdiffError: a bad checkpoint (or the built-in one missing from the install).
-    """
-    from specdiff.checkpoints import load_any
-    from specdiff.models import SpectrogramDiffusion
-    from specdiff.models.autoregressive import AutoregressiveModel
-
-    if model is None:
-        if not BUILTIN_MODEL.is_file():
-            raise SpecdiffError(
-                f"no model given and the built-in model {BUILTIN_MODEL} is missing (a partial "
-                "install?); pass a checkpoint (a specdiff .safetensors file, a diffusers-layout "
-                "folder or a hub id)")
-        model = load_any(BUILTIN_MODEL, device=device)
-        model.vocoder_path = BUILTIN_VOCODER
-        model.default_guidance = BUILTIN_GUIDANCE
-    elif not isinstance(model, (SpectrogramDiffusion, AutoregressiveModel)):
-        model = load_any(model, port_config=port_config, device=device)
-    elif device is not None:
-        model = model.to(device)
-    return model.eval()
-
-
-def default_guidance(model) -> float:
-    """The guidance weight ``synthesize`` uses for ``model`` when given none: the model's own
-    ``default_guidance`` (the built-in model's ``BUILTIN_GUIDANCE``) or ``DEFAULT_GUIDANCE``."""
-    weight = getattr(model, "default_guidance", None)
-    return float(DEFAULT_GUIDANCE if weight is None else weight)
-
-
-def _sampling_options(model, sampler: str, steps: int | None, guidance: float | None, seed: int,
-                      batch_size: int, progress: bool | None) -> dict:
-    """``generate_mels`` keyword arguments, ``guidance=None`` resolved for ``model``."""
-    return dict(sampler=sampler, steps=steps, seed=seed, batch_size=batch_size, progress=progress,
-                guidance=default_guidance(model) if guidance is None else guidance)
 
 
 def _progress(total: int, enabled: bool | None, desc: str):
@@ -160,7 +77,9 @@ def fill_dropouts(mel: torch.Tensor, below: float = DROPOUT_BELOW,
     A frame whose mean is under ``below`` while both neighbours' means are over ``around``
     says the music stopped dead for one 20 ms frame and went on. The rendered corpus never
     does that (0 of its 566 563 frames); the built-in model draws about one in 240 frames
-    so, and each is an audible click (docs/default_model.md). The thresholds are in the
+    so, and each is an audible click (docs/default_model.md). A declared stage of the built-in
+    bundle (``mel_stages=("fill_dropouts",)``), never of the official path. The thresholds are
+    in the
     units of ``mel`` (give scaled ones for scaled features); other frames are untouched.
     """
     if mel.shape[1] < 3:
@@ -176,21 +95,34 @@ def fill_dropouts(mel: torch.Tensor, below: float = DROPOUT_BELOW,
     return filled
 
 
+def _dropout_stage(config) -> Callable[[torch.Tensor], torch.Tensor]:
+    """`fill_dropouts` with its levels in ``config``'s scaled space."""
+    below, around = scale_mel(torch.tensor([DROPOUT_BELOW, DROPOUT_AROUND]),
+                              config.scaler_min, config.scaler_max).tolist()
+    return lambda x: fill_dropouts(x, below, around)
+
+
+MEL_STAGES: dict[str, Callable] = {"fill_dropouts": _dropout_stage}
+"""Mel stage name -> ``factory(model config) -> fn(scaled mel (B, T, n_mels)) -> same``."""
+
+
 def generate_mels(
     model,
     segments: Sequence[np.ndarray],
     *,
-    sampler: str = DEFAULT_SAMPLER,
+    sampler: str = "dpmpp_2m",
     steps: int | None = None,
-    guidance: float = DEFAULT_GUIDANCE,
+    guidance: float = 2.0,
     seed: int = 0,
     batch_size: int = 8,
     progress: bool | None = None,
+    mel_stages: Sequence[str] = (),
+    continuation: str = "context",
 ) -> Iterator[torch.Tensor]:
     """Generate each segment's spectrogram, in order.
 
     Args:
-        model: a ``SpectrogramDiffusion`` (eval mode, on its device).
+        model: a ``SpectrogramDiffusion`` or ``AutoregressiveModel`` (eval mode, on its device).
         segments: token ids per segment, e.g. ``tokenize_notes(notes)``; each (L_k,) int.
         sampler, steps: see ``specdiff.diffusion.sample``.
         guidance: classifier-free guidance weight (1 = none).
@@ -198,10 +130,13 @@ def generate_mels(
             (for the same device, sampler, steps and batch size).
         batch_size: segments generated together by a model without a context encoder.
         progress: a progress bar on stderr; None = only when stderr is a terminal.
+        mel_stages: post-processing of each segment (`MEL_STAGES` names), before it becomes the
+            next segment's context; none on the official path.
+        continuation: ``"context"`` (a model with a context encoder sees the previous segment)
+            or ``"none"`` (every segment alone).
 
     Yields:
-        (256, 128) float32 unscaled natural-log mel per segment, on the CPU, with isolated
-        silent frames filled (``fill_dropouts``) before it is the next segment's context.
+        (256, 128) float32 unscaled natural-log mel per segment, on the CPU.
     """
     from specdiff.codec import pad_segments
     from specdiff.diffusion import cfg, get_sampler, sample
@@ -213,12 +148,11 @@ def generate_mels(
     device = model.device
     generator = torch.Generator(device=device).manual_seed(seed)
     frames, n_mels = model.config.target_length, model.config.n_mels
-    has_context = model.config.has_context
+    has_context = model.config.has_context and continuation == "context"
     # A model that attends to padding (the port) sees each segment alone, as in the port.
     group = 1 if has_context or not model.config.mask_padding else max(1, batch_size)
     per_sample = _steps_per_sample(sampler, steps)
-    dropout_levels = scale_mel(torch.tensor([DROPOUT_BELOW, DROPOUT_AROUND]),
-                               model.config.scaler_min, model.config.scaler_max).tolist()
+    stages = [MEL_STAGES[name](model.config) for name in mel_stages]
     context: torch.Tensor | None = None  # (1, T, n_mels) previous output, scaled
     with _progress(len(segments) * per_sample, progress, "synthesizing") as bar:
         for first in range(0, len(segments), group):
@@ -235,7 +169,9 @@ def generate_mels(
 
                 x = sample(counted, (len(batch), frames, n_mels), sampler=sampler, steps=steps,
                            generator=generator, device=device)  # (b, T, n_mels) in [-1, 1]
-                x = fill_dropouts(x.float().clamp(-1.0, 1.0), *dropout_levels)
+                x = x.float().clamp(-1.0, 1.0)
+                for stage in stages:
+                    x = stage(x)
             if has_context:
                 context = x
             yield from unscale_mel(x, model.config.scaler_min, model.config.scaler_max).cpu()
@@ -257,12 +193,14 @@ def _generate_ar_mels(model, segments: Sequence[np.ndarray], batch_size: int,
             yield from mel.float().cpu()
 
 
-def _num_samples(total_time: float, num_segments: int, tail_seconds: float, rate: int) -> int:
+def audio_length(total_time: float, num_segments: int, tail_seconds: float, rate: int) -> int:
+    """Samples kept of ``num_segments`` segments: up to the MIDI's end plus the tail."""
     full = num_segments * FRAMES_PER_SEGMENT * (rate // 50)
     return max(1, min(full, math.ceil((total_time + tail_seconds) * rate)))
 
 
-def _trim(pieces: Iterator[torch.Tensor], limit: int) -> Iterator[np.ndarray]:
+def trim_stream(pieces: Iterator[torch.Tensor], limit: int) -> Iterator[np.ndarray]:
+    """The first ``limit`` samples of a stream of audio pieces, as NumPy."""
     done = 0
     for piece in pieces:
         if done >= limit:
@@ -273,7 +211,7 @@ def _trim(pieces: Iterator[torch.Tensor], limit: int) -> Iterator[np.ndarray]:
 
 
 @contextlib.contextmanager
-def _sigterm_interrupts() -> Iterator[None]:
+def sigterm_interrupts() -> Iterator[None]:
     """Turn SIGTERM into KeyboardInterrupt so partial outputs are cleaned up (main thread only)."""
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -289,7 +227,7 @@ def _sigterm_interrupts() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-class _MelSaver:
+class MelSaver:
     """Write segment mels into a .npy (memory-mapped) temporary file; renamed on success."""
 
     def __init__(self, path: Path, frames: int, n_mels: int, stack: contextlib.ExitStack):
@@ -307,132 +245,3 @@ class _MelSaver:
             yield mel
         self.array.flush()
         del self.array
-
-
-def _prepare(midi, model, vocoder, device, name_hint: str, program: int | None = None,
-             program_map: dict[int, int] | None = None):
-    from specdiff.codec import tokenize_notes
-    from specdiff.instruments import orchestrate
-    from specdiff.vocoders import load_vocoder
-
-    notes = orchestrate(load_notes(midi), program, program_map)
-    model = load_model(model, device)
-    if model.config.codec == "port-901":  # the port: its own codec, raw programs
-        segments = tokenize_notes(notes, model.config.token_codec, program_map=False,
-                                  name=name_hint)
-    else:
-        segments = tokenize_notes(notes, name=name_hint)
-    if not segments:
-        raise SpecdiffError(f"{name_hint}: no notes to synthesize")
-    if vocoder is None:
-        vocoder = getattr(model, "vocoder_path", None) or "griffin-lim"
-    vocoder = load_vocoder(vocoder, device=model.device)
-    return notes, model, segments, vocoder
-
-
-def _audio_stream(notes, model, segments, vocoder, options: dict, tail_seconds: float,
-                  mel_hook: Callable | None = None) -> tuple[int, Iterator[np.ndarray]]:
-    from specdiff.vocoders.stream import vocode_stream
-
-    limit = _num_samples(notes.total_time, len(segments), tail_seconds, vocoder.sample_rate)
-    mels = generate_mels(model, segments, **options)
-    if mel_hook is not None:
-        mels = mel_hook(mels)
-    return limit, _trim(vocode_stream(vocoder, mels), limit)
-
-
-def synthesize(
-    midi,
-    model=None,
-    *,
-    vocoder=None,
-    sampler: str = DEFAULT_SAMPLER,
-    steps: int | None = None,
-    guidance: float | None = None,
-    seed: int = 0,
-    device: str | torch.device | None = None,
-    batch_size: int = 8,
-    progress: bool | None = None,
-    tail_seconds: float = TAIL_SECONDS,
-    program: int | None = None,
-    program_map: dict[int, int] | None = None,
-) -> tuple[np.ndarray, int]:
-    """Synthesize a whole MIDI file in memory.
-
-    Args:
-        midi: a MIDI file path or a ``specdiff.codec.NoteSequence``.
-        model: a ``SpectrogramDiffusion``, a checkpoint path or hub id (default: built-in).
-        vocoder: a ``Vocoder`` or anything ``load_vocoder`` takes (default: the model folder's
-            ``melgan/model.onnx`` if it has one, else Griffin-Lim).
-        sampler, steps, guidance, seed, batch_size, progress: see ``generate_mels``;
-            ``guidance=None`` takes the model's ``default_guidance``.
-        device: where the model runs (default: where it is).
-        tail_seconds: audio kept after the last note's end, within the generated segments.
-        program, program_map: re-orchestrate first (``specdiff.instruments.orchestrate``):
-            ``program_map`` maps instrument keys (GM program, 128 = drums) to others, then
-            ``program`` (if given) replaces every pitched note's instrument.
-
-    Returns:
-        (audio (n,) float32 at the vocoder's rate, sample rate). n = min(segments * 81 920,
-        ceil((end of the MIDI + tail_seconds) * 16 000)).
-    """
-    name = os.fspath(midi) if isinstance(midi, (str, os.PathLike)) else "notes"
-    notes, model, segments, vocoder = _prepare(midi, model, vocoder, device, name, program,
-                                               program_map)
-    options = _sampling_options(model, sampler, steps, guidance, seed, batch_size,
-                                 progress)
-    _, pieces = _audio_stream(notes, model, segments, vocoder, options, tail_seconds)
-    return np.concatenate(list(pieces)).astype(np.float32, copy=False), vocoder.sample_rate
-
-
-def synthesize_to_file(
-    midi,
-    output: str | os.PathLike,
-    model=None,
-    *,
-    save_mel: str | os.PathLike | None = None,
-    vocoder=None,
-    sampler: str = DEFAULT_SAMPLER,
-    steps: int | None = None,
-    guidance: float | None = None,
-    seed: int = 0,
-    device: str | torch.device | None = None,
-    batch_size: int = 8,
-    progress: bool | None = None,
-    tail_seconds: float = TAIL_SECONDS,
-    program: int | None = None,
-    program_map: dict[int, int] | None = None,
-) -> SynthesisResult:
-    """Synthesize a MIDI file straight to an audio file (and optionally its mel), streaming.
-
-    Audio (WAV or FLAC, from the extension) and the ``.npy`` mel are written as segments finish,
-    to temporary files renamed onto their names only at the end: an interrupted run
-    (KeyboardInterrupt, SIGTERM, an error) leaves no file under either name. Memory stays flat
-    with the length of the piece. Arguments as for ``synthesize``.
-
-    Raises:
-        SpecdiffError: bad MIDI, model, vocoder, or an unwritable/unknown output path.
-    """
-    output = Path(output)
-    name = os.fspath(midi) if isinstance(midi, (str, os.PathLike)) else "notes"
-    with contextlib.ExitStack() as stack:
-        # Check the outputs before any expensive work.
-        writer = stack.enter_context(AudioFileWriter(output, sample_rate=SAMPLE_RATE))
-        notes, model, segments, vocoder = _prepare(midi, model, vocoder, device, name, program,
-                                                   program_map)
-        if vocoder.sample_rate != SAMPLE_RATE:
-            raise SpecdiffError(f"{output}: the vocoder's rate {vocoder.sample_rate} Hz is not "
-                                f"{SAMPLE_RATE} Hz")
-        saver = None
-        if save_mel is not None:
-            saver = _MelSaver(Path(save_mel), len(segments) * model.config.target_length,
-                              model.config.n_mels, stack)
-        options = _sampling_options(model, sampler, steps, guidance, seed, batch_size,
-                                     progress)
-        stack.enter_context(_sigterm_interrupts())
-        _, pieces = _audio_stream(notes, model, segments, vocoder, options, tail_seconds, saver)
-        for piece in pieces:
-            writer.write(piece)
-        num_samples = writer.frames_written
-    return SynthesisResult(output, num_samples, SAMPLE_RATE, len(segments),
-                           Path(save_mel) if save_mel is not None else None)

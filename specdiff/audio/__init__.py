@@ -1,6 +1,12 @@
 """specdiff.audio: the official log-mel front end, scaling, audio I/O and resampling."""
 
-from specdiff.audio.io import AudioFileWriter, atomic_path, load_audio, save_audio
+from specdiff.audio.io import (
+    AudioFileWriter,
+    WavStreamWriter,
+    atomic_path,
+    load_audio,
+    save_audio,
+)
 from specdiff.audio.mel import (
     DEFAULT_MEL,
     FRAMES_PER_SEGMENT,
@@ -29,6 +35,7 @@ __all__ = [
     "SAMPLES_PER_SEGMENT",
     "SAMPLE_RATE",
     "AudioFileWriter",
+    "WavStreamWriter",
     "MelConfig",
     "atomic_path",
     "frame_signal",

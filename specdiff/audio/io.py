@@ -122,7 +122,7 @@ def _as_frames(audio: np.ndarray | torch.Tensor, clip: bool) -> np.ndarray:
     if audio.ndim not in (1, 2):
         raise ValueError(f"audio must be (n,) or (n, channels), got shape {audio.shape}")
     # libsndfile wraps out-of-range floats around when writing integer PCM; limit instead.
-    return soft_clip(audio) if clip else audio
+    return np.clip(audio, -1.0, 1.0) if clip else audio
 
 
 def save_audio(
@@ -136,7 +136,7 @@ def save_audio(
     Args:
         path: output file; written to a temporary file in the same folder, then renamed.
         audio: (n,) mono or (n, channels) float samples, nominally in [-1, 1]; for integer PCM,
-            samples beyond 0.9 are bent smoothly below 1 (``soft_clip``).
+            samples beyond are clipped (a bundle may declare ``soft_clip`` to bend them first).
         sample_rate: sample rate in Hz.
         subtype: libsndfile subtype (default 16-bit PCM).
 
@@ -213,3 +213,33 @@ class AudioFileWriter:
             self.close()
         else:
             self.abort()
+
+
+class WavStreamWriter:
+    """Stream 16-bit PCM WAV to a binary stream (stdout, a pipe) as chunks arrive.
+
+    The length is unknown when the header goes out, so the RIFF and data sizes are the largest
+    values (0xFFFFFFFF), as streaming WAV writers do; players (``aplay``, ``ffplay``, ``sox``) read
+    to the end of the stream. Samples beyond [-1, 1] are clipped.
+    """
+
+    def __init__(self, stream, sample_rate: int = SAMPLE_RATE, channels: int = 1):
+        import struct
+
+        self.stream, self.sample_rate, self.frames_written = stream, sample_rate, 0
+        block = 2 * channels
+        self.stream.write(b"RIFF" + struct.pack("<I", 0xFFFFFFFF) + b"WAVE" + b"fmt "
+                          + struct.pack("<IHHIIHH", 16, 1, channels, sample_rate,
+                                        sample_rate * block, block, 16)
+                          + b"data" + struct.pack("<I", 0xFFFFFFFF))
+
+    def write(self, audio: np.ndarray | torch.Tensor) -> None:
+        """Append (n,) or (n, channels) samples and flush, so a player hears them now."""
+        import io
+
+        frames = _as_frames(audio, clip=True)
+        pcm = io.BytesIO()  # libsndfile's own float -> PCM16, so a stream equals a written file
+        sf.write(pcm, frames, self.sample_rate, format="RAW", subtype="PCM_16", endian="LITTLE")
+        self.stream.write(pcm.getvalue())
+        self.stream.flush()
+        self.frames_written += frames.shape[0]

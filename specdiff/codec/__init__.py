@@ -12,7 +12,6 @@ from specdiff.codec.config import (
 )
 from specdiff.codec.decode import TokenEvent, decode_events, decode_tokens
 from specdiff.codec.encode import (
-    TruncationWarning,
     note_events,
     num_frames,
     pad_segments,
@@ -21,6 +20,7 @@ from specdiff.codec.encode import (
 )
 from specdiff.codec.midi import parse_midi, read_midi
 from specdiff.codec.notes import Note, NoteSequence
+from specdiff.codec.truncate import TruncationWarning
 
 __all__ = [
     "EVENT_TYPES", "OFFICIAL_CODEC", "OFFICIAL_CODEC_VB127", "PORT_CODEC", "SLAKH_CLASS_PROGRAMS",

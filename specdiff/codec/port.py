@@ -20,8 +20,8 @@ from __future__ import annotations
 import numpy as np
 
 from specdiff.codec.config import PORT_CODEC, CodecConfig
-from specdiff.codec.encode import _truncate, mapped_programs
 from specdiff.codec.notes import NoteSequence
+from specdiff.codec.truncate import mapped_programs, truncate_units
 
 
 def port_events(seq: NoteSequence, codec: CodecConfig = PORT_CODEC, program_map: bool = False
@@ -108,4 +108,4 @@ def _finish_port(raw, units, n_tie, seg_start, codec, name):
     """No specials and no EOS; over-long segments are cut like the official ones."""
     if len(raw) <= codec.max_tokens:
         return raw
-    return _truncate(raw, units, n_tie, codec.max_tokens, seg_start, codec, name)[0]
+    return truncate_units(raw, units, n_tie, codec.max_tokens, seg_start, codec, name)[0]

@@ -14,7 +14,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "interrupted run leaves no file under the output names.")
     parser.add_argument("midi", metavar="IN.mid", help="MIDI file")
     parser.add_argument("-o", "--output", required=True, metavar="OUT.wav",
-                        help="audio file; the format comes from the extension (.wav, .flac)")
+                        help="audio file; the format comes from the extension (.wav, .flac); "
+                             "'-' streams WAV to stdout as segments finish (e.g. | aplay)")
     parser.add_argument("--model", default=None,
                         help="a specdiff .safetensors file, a diffusers-layout folder, a hub id or "
                              "a Lightning .ckpt of the unofficial PyTorch port (diffusion or "
@@ -23,18 +24,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="for a port .ckpt: the run's LightningCLI config.yaml (without it "
                              "the sizes come from the tensors, with head width 64)")
     parser.add_argument("--sampler", default=None,
-                        help="ddpm, ddim, dpmpp_2m or ddpm_discrete (default: dpmpp_2m)")
+                        help="ddpm, ddim, dpmpp_2m or ddpm_discrete (default: the model's; "
+                             "`specdiff info MODEL` shows it)")
     parser.add_argument("--steps", type=int, default=None,
-                        help="network evaluations per segment (default: the sampler's)")
+                        help="network evaluations per segment (default: the model's, else the "
+                             "sampler's)")
     parser.add_argument("--guidance", type=float, default=None,
-                        help="classifier-free guidance weight, 1 = none (default: the model's; "
-                        "3 for the built-in model, else 2)")
+                        help="classifier-free guidance weight, 1 = none (default: the model's)")
+    parser.add_argument("--precision", default=None, choices=("auto", "fp32", "bf16", "fp16"),
+                        help="the network's arithmetic: auto picks bf16 where the device has "
+                             "bf16 matrix instructions, else fp32 (default: the model's)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     parser.add_argument("--vocoder", default=None,
                         help="specdiff (our neural vocoder), griffin-lim, a specdiff vocoder "
                              ".safetensors, a SoundStream .onnx file or a folder with "
-                             "melgan/model.onnx (default: specdiff for the built-in model, the "
-                             "model folder's melgan/model.onnx if any, else griffin-lim)")
+                             "melgan/model.onnx (default: the model's)")
     parser.add_argument("--program", default=None, metavar="INSTRUMENT",
                         help="play every pitched part on one instrument: a GM program number "
                              "0-127 or name, e.g. 40 or violin (drums stay drums)")
@@ -103,31 +107,29 @@ def run(args: argparse.Namespace) -> int:
     import warnings
     from pathlib import Path
 
-    from specdiff.pipeline import load_notes, synthesize_to_file
+    from specdiff.errors import SpecdiffError
+    from specdiff.pipeline import load_notes
+    from specdiff.synthesizer import Synthesizer
 
     _check_choices(args)
-    model = args.model
-    if args.port_config is not None:
-        from specdiff.errors import SpecdiffError
-        from specdiff.pipeline import load_model
-
-        if model is None or not str(model).endswith(".ckpt"):
-            raise SpecdiffError(f"--port-config {args.port_config}: applies to a port .ckpt "
-                                "given with --model only")
-        model = load_model(model, args.device, port_config=args.port_config)
-    options = {name: getattr(args, name) for name in ("sampler", "steps", "guidance")
-               if getattr(args, name) is not None}
+    if args.port_config is not None and (args.model is None
+                                         or not str(args.model).endswith(".ckpt")):
+        raise SpecdiffError(f"--port-config {args.port_config}: applies to a port .ckpt given "
+                            "with --model only")
+    synthesizer = Synthesizer.from_pretrained(args.model, device=args.device,
+                                              port_config=args.port_config, vocoder=args.vocoder,
+                                              precision=args.precision)
     with tempfile.TemporaryDirectory(prefix="specdiff-synth-") as tmp:
         mel_path = args.save_mel
         if mel_path is None and args.plot is not None:
             mel_path = str(Path(tmp) / "mel.npy")
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            result = synthesize_to_file(
-                args.midi, args.output, model, save_mel=mel_path, vocoder=args.vocoder,
-                seed=args.seed, device=args.device, batch_size=args.batch_size,
+            result = synthesizer.synthesize_to_file(
+                args.midi, args.output, save_mel=mel_path, sampler=args.sampler, steps=args.steps,
+                guidance=args.guidance, seed=args.seed, batch_size=args.batch_size,
                 progress=False if args.no_progress else None, program=args.program,
-                program_map=args.program_map, **options)
+                program_map=args.program_map)
         for warning in caught:
             print(f"specdiff synth: warning: {warning.message}", file=sys.stderr)
         if args.plot is not None:
@@ -135,5 +137,6 @@ def run(args: argparse.Namespace) -> int:
 
             notes = orchestrate(load_notes(args.midi), args.program, args.program_map)
             _plot(notes, result.mel_path, result.num_samples, args.plot)
-    print(f"wrote {result.path} ({result.seconds:.2f} s, {result.num_segments} segments)")
+    print(f"wrote {result.path} ({result.seconds:.2f} s, {result.num_segments} segments)",
+          file=sys.stderr if args.output == "-" else sys.stdout)
     return 0

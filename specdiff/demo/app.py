@@ -76,14 +76,18 @@ def build_app(
     """Build the studio's ``gradio.Blocks`` (queued: one render at a time).
 
     Args:
-        model: a loaded model (see ``runner.load_model``).
+        model: a `Synthesizer` (see ``runner.load_model``) or a bare network (the official
+            settings).
         limits: upload and request limits (default ``DemoLimits()``).
-        vocoder: vocoder name passed to the pipeline (``None``: its default).
-        device: torch device for synthesis (``None``: the pipeline's default).
+        vocoder: replaces the bundle's vocoder (``None``: the bundle's).
+        device: torch device for synthesis (``None``: where the model is).
     """
+    from specdiff.synthesizer import load_synthesizer
+
     gr = import_gradio()
+    model = load_synthesizer(model, device=device, vocoder=vocoder)
     limits = limits or DemoLimits()
-    samplers = sampler_defaults()
+    samplers = sampler_defaults(model)
     first_sampler = next(iter(samplers))
     dirs = _RenderDirs()
     choices = instrument_choices()
@@ -134,7 +138,7 @@ def build_app(
                        if new is not None}
             sequence = reassign_instruments(current["sequence"], mapping)
             settings = RenderSettings(sampler=name, steps=n_steps, guidance=weight,
-                                      seed=seed_value, vocoder=vocoder, device=device)
+                                      seed=seed_value)
             out = dirs.new()
             result = synthesize_notes(sequence, model, settings, out / f"{current['stem']}.wav")
             progress(0.99, desc="Drawing the figure")

@@ -1,6 +1,6 @@
 """The studio's one door into synthesis: load the model once, render a piece to audio and mel.
 
-Everything the web app needs from the pipeline (``specdiff.pipeline``) and the samplers goes
+Everything the web app needs from the synthesizer (``specdiff.synthesizer``) and the samplers goes
 through this file, so a change of their signatures touches this file only.
 """
 
@@ -17,7 +17,7 @@ import numpy as np
 
 @dataclasses.dataclass(frozen=True)
 class RenderSettings:
-    """Sampler settings chosen in the page (``None`` leaves the pipeline's default).
+    """Sampler settings chosen in the page (``None`` leaves the bundle's default).
 
     ``vocoder`` is anything the pipeline takes: a name ("griffin-lim"), an ONNX file or a
     ``specdiff.vocoders.Vocoder``.
@@ -48,35 +48,37 @@ class Rendering:
     mel: np.ndarray
 
 
-def sampler_defaults() -> dict[str, int]:
-    """Sampler name -> its default number of steps, in the pipeline's order of preference."""
+def sampler_defaults(model: Any) -> dict[str, int]:
+    """Sampler name -> its default number of steps, the bundle's own sampler first (with its
+    steps)."""
     from specdiff.diffusion import DEFAULT_STEPS, SAMPLERS
-    from specdiff.pipeline import DEFAULT_SAMPLER
 
-    names = [DEFAULT_SAMPLER] + [n for n in SAMPLERS if n != DEFAULT_SAMPLER]
-    return {name: int(DEFAULT_STEPS[name]) for name in names}
+    first = model.settings.sampler
+    steps = {name: int(DEFAULT_STEPS[name]) for name in SAMPLERS}
+    if model.settings.steps is not None:
+        steps[first] = int(model.settings.steps)
+    return {first: steps[first], **{n: steps[n] for n in SAMPLERS if n != first}}
 
 
 def default_guidance(model: Any) -> float:
-    """The classifier-free guidance weight the pipeline uses for ``model`` by default."""
-    from specdiff.pipeline import default_guidance as pipeline_default
-
-    return pipeline_default(model)
+    """The classifier-free guidance weight of the bundle ``model``."""
+    return float(model.settings.guidance)
 
 
 def load_model(source: str | os.PathLike | None, device: str | None = None) -> Any:
-    """Load a checkpoint once at start-up (``None``: the pipeline's built-in model).
+    """Load a bundle once at start-up (``None``: the built-in model): a `Synthesizer`.
 
     Args:
-        source: a specdiff ``.safetensors`` file, a diffusers-layout folder, or a hub id.
+        source: a specdiff bundle, a diffusers-layout folder, or a hub id.
         device: torch device for the model (``None``: the loader's default).
 
     Raises:
         SpecdiffError: no model given and none built in; a missing or foreign checkpoint.
     """
-    from specdiff.pipeline import load_model as resolve
+    from specdiff.synthesizer import Synthesizer
 
-    return resolve(None if source is None else os.fspath(source), device)
+    return Synthesizer.from_pretrained(None if source is None else os.fspath(source),
+                                       device=device)
 
 
 def synthesize_notes(
@@ -86,7 +88,7 @@ def synthesize_notes(
 
     Args:
         sequence: the ``specdiff.codec.NoteSequence`` to render (instruments already re-assigned).
-        model: a loaded ``SpectrogramDiffusion`` (see ``load_model``).
+        model: a loaded `Synthesizer` (see ``load_model``).
         settings: sampler settings.
         wav: the output WAV path (its folder must exist); the mel goes to ``wav`` + ``.mel.npy``.
 
@@ -96,7 +98,7 @@ def synthesize_notes(
     import soundfile
 
     from specdiff.audio import HOP_LENGTH
-    from specdiff.pipeline import synthesize_to_file
+    from specdiff.synthesizer import synthesize_to_file
 
     wav = Path(wav)
     options: dict[str, Any] = {"seed": int(settings.seed), "progress": True}

@@ -64,7 +64,7 @@ def silence_probe(model, seeds=(0, 1, 2), steps: int = 10, **options) -> list[Si
     Returns:
         one ``SilenceProbe`` per seed; the audio is a whole segment (5.12 s).
     """
-    from specdiff.pipeline import synthesize
+    from specdiff.synthesizer import synthesize
 
     notes = probe_notes()
     results = []

@@ -1,4 +1,7 @@
-"""specdiff.models: T5 blocks, notes/context encoders, FiLM diffusion decoder, AR decoder."""
+"""specdiff.models: T5 blocks, notes/context encoders, FiLM diffusion decoder, AR decoder.
+
+Building a network from a checkpoint of any format: `specdiff.models.builder` (it reads
+`specdiff.checkpoints`, which needs only `specdiff.models.config`)."""
 
 from specdiff.models.config import (
     CONFIG_NAMES,

@@ -11,19 +11,16 @@ costs nothing).
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
 import torch
 from torch import Tensor, nn
 
-from specdiff.errors import SpecdiffError
 from specdiff.models.config import ModelConfig
 from specdiff.models.encoders import NotesEncoder
-from specdiff.models.t5 import MASK_VALUE, Attention, GatedMLP, attention_bias, make_norm
-
-KIND = "autoregressive"
+from specdiff.models.t5 import Attention, GatedMLP, attention_bias, make_norm, mask_value
+from specdiff.models.weights import instantiate
 
 
 def sinusoid_table(rows: int, dim: int, max_scale: float = 1e4) -> Tensor:
@@ -144,7 +141,7 @@ class AutoregressiveModel(nn.Module):
         y = self.dropout(self.input_proj(x) + self.position_table[:length])
         causal = torch.ones(length, length, dtype=torch.bool, device=self.device).tril()
         self_bias = torch.zeros(length, length, dtype=y.dtype, device=self.device).masked_fill(
-            ~causal, MASK_VALUE)[None, None]  # (1, 1, T, T)
+            ~causal, mask_value(y.dtype))[None, None]  # (1, 1, T, T)
         for layer, (k, v) in zip(self.layers, kv):
             y = layer(y, self_bias, k, v, cross_bias)
         return self.output_proj(self.dropout(self.final_norm(y))).float()
@@ -163,9 +160,7 @@ class AutoregressiveModel(nn.Module):
         Returns:
             (B, frames, n_mels) float32 raw natural-log mel, on the model's device.
         """
-        if self.config.ar_full_prefix:  # the port's AR model: see specdiff.models.port
-            from specdiff.models.port import port_ar_generate
-
+        if self.config.ar_full_prefix:  # the port's AR model
             return port_ar_generate(self, tokens, frames, unscale=True)
         frames = self.config.target_length if frames is None else frames
         if frames > self.config.target_length:
@@ -190,32 +185,54 @@ class AutoregressiveModel(nn.Module):
     # ------------------------------------------------------------------ our checkpoint format
     def save_pretrained(self, path: str | Path) -> Path:
         """One ``.safetensors`` file, metadata ``format=specdiff, kind=autoregressive`` + JSON config."""
-        from specdiff.checkpoints import save_model
+        from specdiff.checkpoints import AUTOREGRESSIVE, Checkpoint, write_specdiff
 
-        return save_model(self, path, kind=KIND)
+        return write_specdiff(Checkpoint(AUTOREGRESSIVE, self.config, self.state_dict()), path)
 
     @classmethod
     def from_pretrained(cls, path: str | Path, *, device: str | torch.device | None = None
                         ) -> AutoregressiveModel:
-        """Load a file written by `save_pretrained`; returns the model in eval mode."""
-        from safetensors import safe_open
+        """Load an autoregressive checkpoint (ours or the port's); returns it in eval mode."""
+        from specdiff.checkpoints import AUTOREGRESSIVE, read_checkpoint
 
-        from specdiff.checkpoints import FORMAT
+        model = instantiate(cls, read_checkpoint(path), AUTOREGRESSIVE)
+        return model.to(device) if device is not None else model
 
-        path = Path(path)
-        try:
-            with safe_open(str(path), framework="pt") as f:
-                meta = f.metadata() or {}
-                state = {key: f.get_tensor(key) for key in f.keys()}  # noqa: SIM118 - safe_open has no __iter__
-        except Exception as error:
-            raise SpecdiffError(f"{path}: cannot read the safetensors file ({error})") from None
-        if meta.get("format") != FORMAT or meta.get("kind") != KIND:
-            raise SpecdiffError(f"{path}: not a specdiff autoregressive model (metadata kind "
-                                f"{meta.get('kind')!r}, expected {KIND!r})")
-        config = ModelConfig.from_dict(json.loads(meta["config"]), source=str(path))
-        model = cls(config)
-        try:
-            model.load_state_dict(state)
-        except RuntimeError as error:
-            raise SpecdiffError(f"{path}: weights do not match the config ({error})") from None
-        return model.to(device).eval() if device is not None else model.eval()
+
+@torch.no_grad()
+def port_ar_generate(model: AutoregressiveModel, tokens: Tensor, frames: int | None = None,
+                     unscale: bool = False) -> Tensor:
+    """The port's autoregressive inference (no dither).
+
+    Starting from one all-zero frame, step i runs the decoder over the whole prefix
+    ``input_proj(frames 0..i) + positions 0..i`` **without** a causal mask (unlike training),
+    takes the last position's output, clamps it to [-1, 1] and appends it. With two or more
+    decoder layers this differs from a causal loop; it is what the port's released model does.
+
+    Args:
+        model: an `AutoregressiveModel` with the port's config.
+        tokens: (B, L) token ids.
+        frames: frames to generate (default ``config.target_length`` = 256).
+        unscale: return natural-log mel (the model's scaler inverted) instead of scaled frames.
+
+    Returns:
+        (B, frames, n_mels) float32: scaled [-1, 1] frames, or log-mel with ``unscale``.
+    """
+    c = model.config
+    frames = c.target_length if frames is None else frames
+    if frames + 1 > model.position_table.shape[0]:
+        raise ValueError(f"{frames} frames exceed the position table "
+                         f"({model.position_table.shape[0]} rows, one for the start frame)")
+    kv, cross_bias = model._memory(tokens)
+    seq = torch.zeros(tokens.shape[0], 1, c.n_mels, device=model.device, dtype=model.dtype)
+    for i in range(frames):
+        y = model.input_proj(seq) + model.position_table[: i + 1]  # (B, i+1, d)
+        for layer, (k, v) in zip(model.layers, kv):
+            y = layer(y, None, k, v, cross_bias)
+        frame = model.output_proj(model.final_norm(y[:, -1:])).clamp(-1.0, 1.0)  # (B, 1, n_mels)
+        seq = torch.cat([seq, frame], dim=1)
+    out = seq[:, 1:].float()
+    if unscale:
+        lo, hi = torch.tensor(c.scaler_min), torch.tensor(c.scaler_max)
+        out = (out + 1) / 2 * (hi - lo).to(out.device) + lo.to(out.device)
+    return out

@@ -194,8 +194,9 @@ class FilmDecoder(nn.Module):
             raise ValueError(
                 f"{length} frames exceed the position table ({self.position_table.shape[0]})")
         dtype = self.input_proj.weight.dtype
-        emb = self.time_signal(t, self.position_table.shape[1], self.max_noise_time).to(dtype)
-        time_cond = self.time_embed(emb)[:, None, :]  # (B, 1, 4d)
+        emb = self.time_signal(t, self.position_table.shape[1], self.max_noise_time)
+        emb = emb.to(self.time_embed[0].weight.dtype)  # float32 also in a reduced-precision model
+        time_cond = self.time_embed(emb).to(dtype)[:, None, :]  # (B, 1, 4d)
         y = self.dropout(self.input_proj(x_t.to(dtype)) + self.position_table[:length])
 
         bm = memory.batch_size

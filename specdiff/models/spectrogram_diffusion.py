@@ -16,6 +16,7 @@ from specdiff.models.config import ModelConfig
 from specdiff.models.decoder import CrossMemory, FilmDecoder
 from specdiff.models.encoders import ContextEncoder, NotesEncoder
 from specdiff.models.note_roll import note_roll, roll_features
+from specdiff.models.weights import instantiate
 
 #: ``fn(x_t (B, T, n_mels), t (B,), cond (B,) bool | None) -> eps (B, T, n_mels) float32``
 ConditionalModelFn = Callable[..., Tensor]
@@ -53,10 +54,6 @@ class SpectrogramDiffusion(nn.Module):
 
     Attributes:
         config: the `ModelConfig`.
-        vocoder_path: ``melgan/model.onnx`` of a diffusers-layout directory if it had one,
-            else None.
-        default_guidance: the guidance weight the pipeline uses when given none (None: the
-            pipeline's ``DEFAULT_GUIDANCE``; the built-in model sets its own).
     """
 
     def __init__(self, config: ModelConfig):
@@ -77,24 +74,21 @@ class SpectrogramDiffusion(nn.Module):
         # e.g. an unconditional row, adds exactly nothing)
         self.roll_proj = (nn.Linear(roll_features(config.note_roll_gaps), config.d_model, bias=False)
                           if config.note_roll else None)
-        self.vocoder_path: Path | None = None
-        self.default_guidance: float | None = None
 
     # ------------------------------------------------------------------ loading and saving
     @classmethod
     def from_pretrained(cls, source: str | Path, *, device: str | torch.device | None = None,
                         dtype: torch.dtype | None = None, local_files_only: bool = False,
                         config: Any = None) -> SpectrogramDiffusion:
-        """Load weights: our ``.safetensors`` file, a diffusers-layout directory, a hub id, or a
-        Lightning ``.ckpt`` of the unofficial port.
+        """Load the network alone (for synthesis with its settings, `specdiff.Synthesizer`).
 
         Args:
-            source: a ``.safetensors`` file written by `save_pretrained`; a directory in the layout
-                of ``google/music-spectrogram-diffusion`` (``notes_encoder/``, ``decoder/``,
-                optional ``continuous_encoder/`` and ``melgan/model.onnx``); a hub id, downloaded
-                with huggingface_hub unless ``local_files_only``; or the port's ``.ckpt`` (read
-                with ``weights_only=True``; anything but plain tensors is refused).
-            device, dtype: where and in which float dtype to put the weights (e.g. torch.bfloat16).
+            source: anything `specdiff.checkpoints.read_checkpoint` reads: our ``.safetensors``
+                file or bundle folder, a directory in the layout of
+                ``google/music-spectrogram-diffusion``, a hub id (downloaded with huggingface_hub
+                unless ``local_files_only``), or the port's ``.ckpt`` (read with
+                ``weights_only=True``).
+            device, dtype: where and in which float dtype to put the weights.
             config: for a port ``.ckpt`` only: the run's LightningCLI ``config.yaml`` (path), its
                 ``model.init_args`` (dict) or a `ModelConfig`. None infers the sizes from the
                 tensors with head width 64 (as every published port config).
@@ -102,16 +96,20 @@ class SpectrogramDiffusion(nn.Module):
         Returns:
             The model in eval mode.
         """
-        from specdiff.checkpoints import load_model
+        from specdiff.checkpoints import DIFFUSION, read_checkpoint
 
-        return load_model(source, device=device, dtype=dtype, local_files_only=local_files_only,
-                          port_config=config)
+        checkpoint = read_checkpoint(source, local_files_only=local_files_only,
+                                     port_config=config)
+        model = instantiate(cls, checkpoint, DIFFUSION)
+        if device is not None or dtype is not None:
+            model = model.to(device=device, dtype=dtype)
+        return model
 
     def save_pretrained(self, path: str | Path) -> Path:
         """Write one ``.safetensors`` file, JSON config in its metadata; returns the path."""
-        from specdiff.checkpoints import save_model
+        from specdiff.checkpoints import DIFFUSION, Checkpoint, write_specdiff
 
-        return save_model(self, path)
+        return write_specdiff(Checkpoint(DIFFUSION, self.config, self.state_dict()), path)
 
     @property
     def dtype(self) -> torch.dtype:

@@ -16,6 +16,11 @@ from torch import Tensor, nn
 MASK_VALUE = -1e10
 
 
+def mask_value(dtype: torch.dtype) -> float:
+    """`MASK_VALUE`, or the most negative finite value of a dtype that cannot hold it (fp16)."""
+    return max(MASK_VALUE, torch.finfo(dtype).min)
+
+
 def attention_bias(mask: Tensor, dtype: torch.dtype) -> Tensor:
     """Additive key bias from a boolean key mask.
 
@@ -27,7 +32,7 @@ def attention_bias(mask: Tensor, dtype: torch.dtype) -> Tensor:
         (B, 1, 1, Lk): 0 where attended, -1e10 where masked.
     """
     bias = torch.zeros(mask.shape, dtype=dtype, device=mask.device)
-    bias = bias.masked_fill(~mask.bool(), MASK_VALUE)
+    bias = bias.masked_fill(~mask.bool(), mask_value(dtype))
     return bias[:, None, None, :]
 
 

@@ -1,4 +1,4 @@
-"""``specdiff export``: a training checkpoint's EMA weights -> our ``.safetensors`` format."""
+"""``specdiff export``: a training checkpoint's EMA weights -> a model bundle."""
 
 from __future__ import annotations
 
@@ -7,7 +7,11 @@ from pathlib import Path
 
 import torch
 
+from specdiff.bundle import SynthesisSettings
+from specdiff.checkpoints import Checkpoint, write_specdiff
 from specdiff.errors import SpecdiffError
+from specdiff.models.builder import build_model
+from specdiff.models.config import ModelConfig
 
 #: checkpoint["specdiff"]["kind"] -> the model class that loads the export
 KINDS = ("spectrogram_diffusion", "autoregressive")
@@ -25,12 +29,8 @@ def read_checkpoint(path: str | Path) -> dict:
                             f"{str(error).splitlines()[0] if str(error) else ''})") from None
 
 
-def checkpoint_model(checkpoint: str | Path, use_ema: bool = True):
-    """The model of a `specdiff fit` checkpoint: its EMA (or raw, ``use_ema=False``) weights in
-    the class and config the checkpoint records, in eval mode (float32)."""
-    from specdiff.models import ModelConfig, SpectrogramDiffusion
-    from specdiff.models.autoregressive import AutoregressiveModel
-
+def _training_checkpoint(checkpoint: str | Path, use_ema: bool) -> Checkpoint:
+    """The EMA (or raw) weights of a `specdiff fit` checkpoint as a `Checkpoint`."""
     ckpt = read_checkpoint(checkpoint)
     info = ckpt.get("specdiff")
     if not isinstance(info, dict) or info.get("kind") not in KINDS:
@@ -41,23 +41,30 @@ def checkpoint_model(checkpoint: str | Path, use_ema: bool = True):
     state = {k[len(prefix):]: v for k, v in ckpt["state_dict"].items() if k.startswith(prefix)}
     if not state:
         raise SpecdiffError(f"{checkpoint}: no {prefix}* weights in the state dict")
-    cls = SpectrogramDiffusion if info["kind"] == "spectrogram_diffusion" else AutoregressiveModel
-    model = cls(config)
-    try:
-        model.load_state_dict(state)
-    except RuntimeError as error:
-        raise SpecdiffError(f"{checkpoint}: weights do not match the config ({error})") from None
-    return model.eval()
+    return Checkpoint(info["kind"], config, state, source=str(checkpoint),
+                      provenance={"exported_from": Path(checkpoint).name,
+                                  "weights": "EMA" if use_ema else "raw"})
+
+
+def checkpoint_model(checkpoint: str | Path, use_ema: bool = True):
+    """The model of a `specdiff fit` checkpoint: its EMA (or raw, ``use_ema=False``) weights in
+    the class and config the checkpoint records, in eval mode (float32)."""
+    return build_model(_training_checkpoint(checkpoint, use_ema))
 
 
 def export_checkpoint(checkpoint: str | Path, output: str | Path, use_ema: bool = True,
-                      dtype: torch.dtype = torch.float32):
-    """Write the EMA (or raw, ``use_ema=False``) weights of a training checkpoint in our format,
-    stored as ``dtype`` (float16 halves the file; loading casts back to the model's dtype).
+                      dtype: torch.dtype = torch.float32,
+                      settings: SynthesisSettings | None = None):
+    """Write the EMA (or raw, ``use_ema=False``) weights of a training checkpoint as a bundle,
+    stored as ``dtype`` (float16 halves the file; loading casts back to the model's dtype), with
+    ``settings`` (default: the official path's).
 
     Returns:
         The exported model (``SpectrogramDiffusion`` or ``AutoregressiveModel``), in eval mode.
     """
-    model = checkpoint_model(checkpoint, use_ema)
-    model.to(dtype).save_pretrained(output)
-    return model.float()
+    bundle = _training_checkpoint(checkpoint, use_ema)
+    model = build_model(bundle)
+    bundle.state = {k: v.to(dtype) for k, v in model.state_dict().items()}
+    bundle.settings = settings or SynthesisSettings()
+    write_specdiff(bundle, output)
+    return model

@@ -38,7 +38,7 @@ def _skip_reason() -> str | None:
     if not (HERE / "node_modules" / "playwright-core").is_dir():
         return "playwright-core is not installed: run `npm ci` in tests/demo (.ci/run does)"
     try:
-        from specdiff.pipeline import synthesize_to_file  # noqa: F401
+        from specdiff.synthesizer import synthesize_to_file  # noqa: F401
     except ImportError:
         return "specdiff.pipeline (synthesize_to_file) is not there yet"
     return None

@@ -25,7 +25,7 @@ def folders(rendered, tmp_path_factory):
     file in degraded/ without a reference."""
     from specdiff.audio import log_mel
     from specdiff.models import SpectrogramDiffusion, model_config
-    from specdiff.pipeline import synthesize
+    from specdiff.synthesizer import synthesize
     from specdiff.vocoders import GriffinLim
 
     root = tmp_path_factory.mktemp("eval")

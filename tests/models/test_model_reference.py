@@ -36,7 +36,6 @@ def test_config_read_from_hub_layout(model):
     assert (c.d_model, c.num_heads, c.head_dim, c.d_ff) == (16, 3, 4, 24)
     assert (c.encoder_layers, c.decoder_layers, c.vocab_size, c.max_tokens) == (2, 2, 1536, 2048)
     assert c.max_noise_time == 20000.0 and c.has_context
-    assert model.vocoder_path is None
     assert not model.training
 
 
@@ -98,7 +97,7 @@ def test_model_without_context_encoder(cases, tmp_path):
 
 
 @torch.no_grad()
-def test_safetensors_hub_layout_and_vocoder_path(model, cases, tmp_path):
+def test_safetensors_hub_layout_and_its_vocoder(model, cases, tmp_path):
     """The same directory with .safetensors weights (and a melgan/model.onnx) loads identically."""
     from safetensors.torch import save_file
 
@@ -111,8 +110,12 @@ def test_safetensors_hub_layout_and_vocoder_path(model, cases, tmp_path):
         pt.unlink()
     (folder / "melgan").mkdir()
     (folder / "melgan" / "model.onnx").write_bytes(b"onnx placeholder")
+    from specdiff.checkpoints import read_checkpoint
+
     loaded = SpectrogramDiffusion.from_pretrained(folder)
-    assert loaded.vocoder_path == folder / "melgan" / "model.onnx"
+    checkpoint = read_checkpoint(folder)
+    assert checkpoint.settings.vocoder == "melgan/model.onnx"
+    assert checkpoint.vocoder_file() == folder / "melgan" / "model.onnx"
     for (k, a), (k2, b) in zip(model.state_dict().items(), loaded.state_dict().items()):
         assert k == k2 and torch.equal(a, b)
 
@@ -123,3 +126,23 @@ def test_every_weight_is_loaded_from_the_checkpoint(model):
         if p.ndim == 1:
             assert not torch.allclose(p, torch.ones_like(p)), name
         assert p.abs().sum() > 0, name
+
+
+@torch.no_grad()
+@pytest.mark.parametrize("precision, tol", [("bf16", 5e-2), ("fp16", 5e-3)])
+def test_reduced_precision_pass_against_the_diffusers_reference(cases, precision, tol):
+    """A bf16 or fp16 decoder pass stays within a few per cent of diffusers' float32 one, with
+    the noise-time MLP kept in float32 and the output returned as float32."""
+    from specdiff.models.precision import apply_precision
+
+    reduced = apply_precision(SpectrogramDiffusion.from_pretrained(HUB_DIR), precision)
+    assert reduced.dtype != torch.float32
+    assert reduced.decoder.time_embed[0].weight.dtype == torch.float32
+    errors = []
+    for t_name in ("zero", "mid"):
+        enc, mask = reduced.encode(cases["tokens"], context=cases["context"])
+        eps = reduced.denoise(cases["x_t"], cases[f"t_{t_name}"], enc, mask)
+        assert eps.dtype == torch.float32
+        errors.append(rel_err(eps, cases[f"eps_ctx_{t_name}"]))
+    assert max(errors) < tol, errors
+    assert max(errors) > 1e-6  # it really ran in reduced precision

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from specdiff.pipeline import BUILTIN_MODEL, load_model, synthesize
+from specdiff.synthesizer import BUILTIN_MODEL, Synthesizer
 
 RATE = 16000
 
@@ -14,14 +14,19 @@ RATE = 16000
 @pytest.fixture(scope="module")
 def model():
     assert BUILTIN_MODEL.is_file(), f"{BUILTIN_MODEL} is missing from the checkout"
-    return load_model(None)
+    return Synthesizer.from_pretrained()
 
 
 def test_builtin_model_and_vocoder_fit_the_size_budget(model):
+    from specdiff.vocoders import NeuralVocoder
     from specdiff.vocoders.neural import ASSET
 
-    assert model.config.has_context and model.vocoder_path == "specdiff"
-    assert model.default_guidance == 3.0  # BUILTIN_GUIDANCE: better onset F1 than the official 2
+    assert model.model.config.has_context and isinstance(model.vocoder, NeuralVocoder)
+    # its own settings travel in the file: guidance 3 (better onset F1 than the official 2), the
+    # dropout fill and the soft clip
+    assert model.settings.guidance == 3.0
+    assert model.settings.mel_stages == ("fill_dropouts",)
+    assert model.settings.audio_stages == ("soft_clip",)
     total = BUILTIN_MODEL.stat().st_size + ASSET.stat().st_size
     assert total <= 60 * 2**20, f"{total / 2**20:.1f} MiB"
 
@@ -47,3 +52,8 @@ def test_synth_command_uses_the_builtin_model(tmp_path, capsys):
     audio, rate = sf.read(out)
     assert rate == RATE and len(audio) == 2 * RATE and np.isfinite(audio).all()
     assert "1 segments" in capsys.readouterr().out
+    # the same bundle named by its path gives the same bytes
+    by_path = tmp_path / "by_path.wav"
+    assert main(["synth", str(midi), "-o", str(by_path), "--steps", "2", "--program", "flute",
+                 "--no-progress", "--model", str(BUILTIN_MODEL)]) == 0
+    assert by_path.read_bytes() == out.read_bytes()

@@ -50,7 +50,7 @@ def test_orchestrate_maps_then_replaces_pitched_parts_and_keeps_the_drums():
 def test_synthesis_conditions_on_the_new_instruments(tmp_path):
     from test_pipeline import tiny, write_midi
 
-    from specdiff.pipeline import synthesize
+    from specdiff.synthesizer import synthesize
 
     midi = write_midi(tmp_path / "song.mid")
     model, seen = tiny(), []

@@ -15,10 +15,11 @@ import soundfile as sf
 import torch
 
 from specdiff.audio import scale_mel
-from specdiff.audio.io import soft_clip
+from specdiff.bundle import SynthesisSettings
 from specdiff.errors import SpecdiffError
 from specdiff.models import SpectrogramDiffusion, model_config
-from specdiff.pipeline import generate_mels, synthesize, synthesize_to_file
+from specdiff.pipeline import generate_mels
+from specdiff.synthesizer import Synthesizer, synthesize, synthesize_to_file
 from specdiff.vocoders import GriffinLim, SoundStreamOnnx, Vocoder
 
 # (channel, program, pitch, velocity, start s, end s): piano, strings, drums; ends at 11.0 s.
@@ -111,24 +112,30 @@ def test_to_file_with_mel_and_same_bytes(midi, tmp_path):
     mel = np.load(tmp_path / "a.npy")
     assert mel.shape == (3 * 256, 128) and mel.dtype == np.float32 and np.isfinite(mel).all()
     expected, _ = synthesize(midi, model, seed=1, **FAST)
-    np.testing.assert_allclose(audio, soft_clip(expected), atol=1.0 / 32768 + 1e-6)
+    np.testing.assert_allclose(audio, np.clip(expected, -1, 1), atol=1.0 / 32768 + 1e-6)
     synthesize_to_file(midi, tmp_path / "b.flac", model, seed=1, **FAST)
     synthesize_to_file(midi, tmp_path / "c.wav", model, seed=1, **FAST)
     assert (tmp_path / "c.wav").read_bytes() == (tmp_path / "a.wav").read_bytes()
     assert sorted(os.listdir(tmp_path)) == ["a.npy", "a.wav", "b.flac", "c.wav"]
 
 
-def test_onnx_vocoder_from_the_model_folder(midi, tmp_path):
+def test_onnx_vocoder_named_by_a_bundle_folder(midi, tmp_path):
     pytest.importorskip("onnx")
+    from specdiff.checkpoints import DIFFUSION, Checkpoint, write_specdiff
     from specdiff.vocoders.testing import build_tiny_onnx_vocoder
 
     model = tiny()
-    model.vocoder_path = build_tiny_onnx_vocoder(tmp_path / "melgan" / "model.onnx")
-    default, _ = synthesize(midi, model, steps=2, progress=False)
-    explicit, _ = synthesize(midi, model, steps=2, progress=False,
-                             vocoder=SoundStreamOnnx(model.vocoder_path))
+    onnx = build_tiny_onnx_vocoder(tmp_path / "melgan" / "model.onnx")
+    write_specdiff(Checkpoint(DIFFUSION, model.config, model.state_dict(),
+                              SynthesisSettings(vocoder="melgan/model.onnx")),
+                   tmp_path / "model.safetensors")
+    default, _ = synthesize(midi, tmp_path, steps=2, progress=False)
+    explicit, _ = synthesize(midi, model, steps=2, progress=False, vocoder=SoundStreamOnnx(onnx))
     assert default.shape == (EXPECTED,)
     np.testing.assert_array_equal(default, explicit)
+    onnx.unlink()
+    with pytest.raises(SpecdiffError, match="names the vocoder file 'melgan/model.onnx'"):
+        Synthesizer.from_pretrained(tmp_path)
 
 
 class Interrupting(Vocoder):
@@ -212,9 +219,9 @@ def test_user_errors(midi, tmp_path):
 
 
 def test_a_missing_builtin_model_is_a_clear_error(midi, tmp_path, monkeypatch):
-    import specdiff.pipeline
+    import specdiff.synthesizer
 
-    monkeypatch.setattr(specdiff.pipeline, "BUILTIN_MODEL", tmp_path / "gone.safetensors")
+    monkeypatch.setattr(specdiff.synthesizer, "BUILTIN_MODEL", tmp_path / "gone.safetensors")
     with pytest.raises(SpecdiffError, match="built-in model .*gone.safetensors is missing"):
         synthesize(midi, None, **FAST)
 
@@ -254,15 +261,64 @@ def test_fill_dropouts_fills_only_isolated_silent_frames():
     assert torch.equal(fill_dropouts(shallow), shallow)
 
 
-def test_guidance_defaults_to_the_models_own(midi):
-    from specdiff.pipeline import DEFAULT_GUIDANCE, default_guidance
+def test_settings_come_from_the_bundle_and_calls_override_them(midi):
+    model = tiny()
+    plain, _ = synthesize(midi, model, seed=1, **FAST)  # a bare network: the official settings
+    np.testing.assert_array_equal(plain, synthesize(midi, model, seed=1, guidance=2.0, **FAST)[0])
+    own = Synthesizer(model, SynthesisSettings(guidance=4.0), FAST["vocoder"])
+    with_own, _ = own.synthesize(midi, seed=1, steps=2, progress=False)
+    explicit, _ = synthesize(midi, model, seed=1, guidance=4.0, **FAST)
+    np.testing.assert_array_equal(with_own, explicit)
+    assert not np.array_equal(with_own, plain)
+    # a new sampler without steps takes that sampler's default, not the bundle's
+    assert own.settings.override(sampler="ddpm").steps is None
+    assert SynthesisSettings(steps=20).override(guidance=1.0).steps == 20
+
+
+def test_mel_stages_run_only_where_declared(midi):
+    """The dropout fill is the built-in bundle's stage; the official path leaves the mel alone."""
+    from specdiff.codec import read_midi, tokenize_notes
+    from specdiff.pipeline import MEL_STAGES
 
     model = tiny()
-    assert default_guidance(model) == DEFAULT_GUIDANCE
-    plain, _ = synthesize(midi, model, seed=1, **FAST)
-    np.testing.assert_array_equal(plain, synthesize(midi, model, seed=1, guidance=2.0, **FAST)[0])
-    model.default_guidance = 4.0
-    assert default_guidance(model) == 4.0
-    own, _ = synthesize(midi, model, seed=1, **FAST)
-    np.testing.assert_array_equal(own, synthesize(midi, model, seed=1, guidance=4.0, **FAST)[0])
-    assert not np.array_equal(own, plain)
+    segments = tokenize_notes(read_midi(midi))
+    calls = []
+    fill = MEL_STAGES["fill_dropouts"]
+    MEL_STAGES["fill_dropouts"] = lambda config: (lambda x: calls.append(x) or fill(config)(x))
+    try:
+        list(generate_mels(model, segments, steps=1, progress=False))
+        assert calls == []
+        list(generate_mels(model, segments, steps=1, progress=False,
+                           mel_stages=("fill_dropouts",)))
+        assert len(calls) == 3  # once per segment, before it is the next one's context
+    finally:
+        MEL_STAGES["fill_dropouts"] = fill
+
+
+def test_continuation_none_generates_every_segment_alone(midi):
+    from specdiff.codec import read_midi, tokenize_notes
+
+    model = tiny()
+    spy = Spy(model)
+    segments = tokenize_notes(read_midi(midi))
+    list(generate_mels(model, segments, steps=1, progress=False, continuation="none",
+                       batch_size=1))
+    assert len(spy.calls) == 3 and all(context is None for _, context in spy.calls)
+
+
+def test_wav_streams_to_stdout_as_segments_finish(midi, tmp_path, capsysbinary):
+    from specdiff.cli import main
+
+    bundle = tiny().save_pretrained(tmp_path / "tiny.safetensors")
+    args = ["synth", str(midi), "--model", str(bundle), "--steps", "1", "--no-progress"]
+    assert main([*args, "-o", str(tmp_path / "file.wav")]) == 0
+    capsysbinary.readouterr()
+    assert main([*args, "-o", "-"]) == 0
+    captured = capsysbinary.readouterr()
+    stream = captured.out
+    assert stream[:4] == b"RIFF" and stream[8:16] == b"WAVEfmt " and stream[36:40] == b"data"
+    assert b"wrote" in captured.err  # the summary goes to stderr, not into the audio
+    streamed = np.frombuffer(stream[44:], dtype="<i2")
+    written, _ = sf.read(tmp_path / "file.wav", dtype="int16")
+    np.testing.assert_array_equal(streamed, written)
+    assert sorted(os.listdir(tmp_path)) == ["file.wav", "tiny.safetensors"]

@@ -4,24 +4,20 @@ The port publishes Lightning 1.8 ``.ckpt`` files whose ``state_dict`` holds ``mo
 network) and ``mel.*`` (its torchaudio front end and min/max scaler), but no hyper-parameters:
 the sizes come from the run's LightningCLI ``config.yaml`` or from the tensor shapes. This module
 reads such a file with ``torch.load(weights_only=True)`` only, builds the `ModelConfig` (the
-port's numerics, see `port_config`) and maps the keys onto specdiff's own modules. It also holds
-the port's autoregressive inference, which differs from teacher forcing (no causal mask).
+port's numerics, see `port_config`) and maps the keys onto specdiff's own modules.
 """
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import torch
 from torch import Tensor
 
 from specdiff.errors import SpecdiffError
 from specdiff.models.config import ModelConfig, port_config
-
-if TYPE_CHECKING:
-    from specdiff.models.autoregressive import AutoregressiveModel
 
 Kind = Literal["spectrogram_diffusion", "autoregressive"]
 Half = Literal["value", "gate"] | None
@@ -289,45 +285,3 @@ def read_port(path: str | Path, config: Any = None
     if ready is not None:
         inferred = ready.replace(scaler_min=inferred.scaler_min, scaler_max=inferred.scaler_max)
     return kind, inferred, map_port_state(state, kind, source)
-
-
-# ---------------------------------------------------------------------------- AR inference
-
-
-@torch.no_grad()
-def port_ar_generate(model: AutoregressiveModel, tokens: Tensor, frames: int | None = None,
-                     unscale: bool = False) -> Tensor:
-    """The port's autoregressive inference (no dither).
-
-    Starting from one all-zero frame, step i runs the decoder over the whole prefix
-    ``input_proj(frames 0..i) + positions 0..i`` **without** a causal mask (unlike training),
-    takes the last position's output, clamps it to [-1, 1] and appends it. With two or more
-    decoder layers this differs from a causal loop; it is what the port's released model does.
-
-    Args:
-        model: an `AutoregressiveModel` with the port's config.
-        tokens: (B, L) token ids.
-        frames: frames to generate (default ``config.target_length`` = 256).
-        unscale: return natural-log mel (the model's scaler inverted) instead of scaled frames.
-
-    Returns:
-        (B, frames, n_mels) float32: scaled [-1, 1] frames, or log-mel with ``unscale``.
-    """
-    c = model.config
-    frames = c.target_length if frames is None else frames
-    if frames + 1 > model.position_table.shape[0]:
-        raise ValueError(f"{frames} frames exceed the position table "
-                         f"({model.position_table.shape[0]} rows, one for the start frame)")
-    kv, cross_bias = model._memory(tokens)
-    seq = torch.zeros(tokens.shape[0], 1, c.n_mels, device=model.device, dtype=model.dtype)
-    for i in range(frames):
-        y = model.input_proj(seq) + model.position_table[: i + 1]  # (B, i+1, d)
-        for layer, (k, v) in zip(model.layers, kv):
-            y = layer(y, None, k, v, cross_bias)
-        frame = model.output_proj(model.final_norm(y[:, -1:])).clamp(-1.0, 1.0)  # (B, 1, n_mels)
-        seq = torch.cat([seq, frame], dim=1)
-    out = seq[:, 1:].float()
-    if unscale:
-        lo, hi = torch.tensor(c.scaler_min), torch.tensor(c.scaler_max)
-        out = (out + 1) / 2 * (hi - lo).to(out.device) + lo.to(out.device)
-    return out

@@ -1,0 +1,100 @@
+"""What a model bundle says about synthesis: vocoder, sampler, guidance, precision, stages.
+
+A bundle is one specdiff ``.safetensors`` file (or a folder holding one, next to the vocoder file
+it names): the network's weights, its `ModelConfig` and these `SynthesisSettings` in the file's
+metadata. Everything that makes a model sound the way its maker intended travels here, so a
+bundle loaded by any route synthesizes the same bytes. Official (diffusers layout) and port
+checkpoints read as bundles with `SynthesisSettings()` (the official path: no post-processing).
+Pure data: no torch, no model classes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from specdiff.errors import SpecdiffError
+
+MEL_STAGES = ("fill_dropouts",)
+"""Post-processing of each generated segment's mel, before it becomes the next one's context
+(`specdiff.pipeline.fill_dropouts`)."""
+AUDIO_STAGES = ("soft_clip",)
+"""Post-processing of the audio (`specdiff.audio.soft_clip`)."""
+CONTINUATIONS = ("context", "none")
+"""How segment k sees segment k-1: through the context encoder (models that have one), or not
+at all (each segment generated alone)."""
+PRECISIONS = ("fp32", "bf16", "auto")
+
+
+@dataclass(frozen=True)
+class SynthesisSettings:
+    """How a model synthesizes unless told otherwise.
+
+    Attributes:
+        vocoder: ``"griffin-lim"``, ``"specdiff"`` (the neural vocoder shipped in the package),
+            or a file relative to the bundle's folder (a SoundStream ``.onnx`` such as a
+            diffusers layout's ``melgan/model.onnx``, or a specdiff vocoder ``.safetensors``).
+        sampler, steps: see ``specdiff.diffusion.sample`` (None: the sampler's default).
+        guidance: classifier-free guidance weight (1 = none; the official Colab's 2).
+        precision: the decoder's arithmetic (``fp32``, ``bf16``; ``auto``: the fastest one
+            verified for the device).
+        mel_stages: names from `MEL_STAGES`, applied in order to each generated segment.
+        audio_stages: names from `AUDIO_STAGES`, applied to the audio.
+        continuation: one of `CONTINUATIONS`.
+    """
+
+    vocoder: str = "griffin-lim"
+    sampler: str = "dpmpp_2m"
+    steps: int | None = None
+    guidance: float = 2.0
+    precision: str = "fp32"
+    mel_stages: tuple[str, ...] = ()
+    audio_stages: tuple[str, ...] = ()
+    continuation: str = "context"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "mel_stages", tuple(self.mel_stages))
+        object.__setattr__(self, "audio_stages", tuple(self.audio_stages))
+        for name, stages, known in (("mel_stages", self.mel_stages, MEL_STAGES),
+                                    ("audio_stages", self.audio_stages, AUDIO_STAGES)):
+            unknown = [s for s in stages if s not in known]
+            if unknown:
+                raise SpecdiffError(f"synthesis settings: unknown {name} {unknown}; expected "
+                                    f"some of {list(known)}")
+        if self.continuation not in CONTINUATIONS:
+            raise SpecdiffError(f"synthesis settings: continuation {self.continuation!r}; "
+                                f"expected one of {list(CONTINUATIONS)}")
+        if self.precision not in PRECISIONS:
+            raise SpecdiffError(f"synthesis settings: precision {self.precision!r}; expected "
+                                f"one of {list(PRECISIONS)}")
+        if self.steps is not None and self.steps < 1:
+            raise SpecdiffError(f"synthesis settings: steps {self.steps}; expected >= 1")
+
+    def override(self, **changes: Any) -> SynthesisSettings:
+        """A copy with the given fields changed; None leaves a field as it is. A new sampler
+        without ``steps`` takes that sampler's default number of steps."""
+        changes = {k: v for k, v in changes.items() if v is not None}
+        if changes.get("sampler", self.sampler) != self.sampler and "steps" not in changes:
+            changes["steps"] = None
+        return dataclasses.replace(self, **changes)
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str, source: str = "bundle") -> SynthesisSettings:
+        """Parse the metadata's JSON; unknown fields are an error naming ``source``."""
+        try:
+            values = json.loads(text)
+        except ValueError as error:
+            raise SpecdiffError(f"{source}: the synthesis settings are not JSON ({error})") \
+                from None
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise SpecdiffError(f"{source}: unknown synthesis settings {unknown} (written by a "
+                                "newer specdiff?)")
+        return cls(**values)
+

@@ -1,0 +1,62 @@
+"""``specdiff info MODEL``: what a model bundle holds."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "info", help="show what a model bundle holds: sizes, codec, synthesis defaults, vocoder",
+        description="Read MODEL (a specdiff bundle, a diffusers-layout folder, a hub id or the "
+                    "port's .ckpt; default: the built-in model) and print its kind, sizes, codec, "
+                    "synthesis settings and provenance, as text or JSON.")
+    parser.add_argument("model", nargs="?", default=None, metavar="MODEL",
+                        help="the model (default: the built-in one)")
+    parser.add_argument("--port-config", default=None, metavar="CONFIG.yaml",
+                        help="for a port .ckpt: the run's LightningCLI config.yaml")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.set_defaults(func=run)
+
+
+def describe(source=None, port_config=None) -> dict:
+    """The facts `specdiff info` prints, as a dict."""
+    import dataclasses
+
+    from specdiff.checkpoints import read_checkpoint
+    from specdiff.synthesizer import BUILTIN_MODEL
+
+    checkpoint = read_checkpoint(BUILTIN_MODEL if source is None else source,
+                                 port_config=port_config)
+    dtypes = sorted({str(t.dtype).removeprefix("torch.") for t in checkpoint.state.values()})
+    c = checkpoint.config
+    return {
+        "source": checkpoint.source,
+        "kind": checkpoint.kind,
+        "parameters": checkpoint.num_parameters,
+        "stored_as": dtypes,
+        "sizes": {"d_model": c.d_model, "heads": f"{c.num_heads}x{c.head_dim}", "d_ff": c.d_ff,
+                  "encoder_layers": c.encoder_layers, "decoder_layers": c.decoder_layers,
+                  "context_encoder": c.has_context},
+        "codec": {"name": c.codec, "vocab_size": c.vocab_size, "max_tokens": c.max_tokens,
+                  "note_roll": c.note_roll, "prediction": c.prediction},
+        "synthesis": dataclasses.asdict(checkpoint.settings),
+        "provenance": checkpoint.provenance,
+    }
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+
+    facts = describe(args.model, args.port_config)
+    if args.json:
+        print(json.dumps(facts, indent=2))
+        return 0
+    for key, value in facts.items():
+        if isinstance(value, dict):
+            print(f"{key}:")
+            for name, item in value.items():
+                print(f"  {name}: {item}")
+        else:
+            print(f"{key}: {value}")
+    return 0
