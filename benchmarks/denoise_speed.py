@@ -62,7 +62,14 @@ def worker_specdiff(args) -> dict:
     torch.manual_seed(0)
     model = SpectrogramDiffusion(model_config(args.config)).eval()
     if args.dtype == "bfloat16":
-        model = model.to(torch.bfloat16)
+        from specdiff.models.precision import apply_precision
+
+        model = apply_precision(model, "bf16")  # as `--precision bf16` runs it
+    elif args.dtype == "int8":  # dynamic int8 quantization of the decoder's linear layers
+        from torch import nn
+
+        model.decoder.layers = torch.ao.quantization.quantize_dynamic(
+            model.decoder.layers, {nn.Linear}, dtype=torch.qint8)
     tokens, context = _tokens(args.tokens)
     steps: list[float] = []
     with torch.inference_mode():
@@ -72,7 +79,7 @@ def worker_specdiff(args) -> dict:
         if args.plain:  # ablation: no trimming, no K/V cache, two unbatched guidance passes
             enc, mask = model.encode(tokens, context, trim=False)
             encode_s = time.perf_counter() - start
-            guided = cfg(lambda x, t, cond=None: model.denoise(x, t, enc, mask, cond), 2.0,
+            guided = cfg(lambda x, t, cond=None: model.predict_eps(x, t, enc, mask, cond), 2.0,
                          batched=False)
         else:
             enc, mask = model.encode(tokens, context)
@@ -164,6 +171,9 @@ def main() -> None:
     parser.add_argument("--config", help=argparse.SUPPRESS)
     parser.add_argument("--dtype", default="float32", help=argparse.SUPPRESS)
     parser.add_argument("--plain", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--dtypes", nargs="+", default=["float32", "bfloat16"],
+                        choices=["float32", "bfloat16", "int8"],
+                        help="specdiff rows (int8: dynamic quantization of the decoder linears)")
     parser.add_argument("--ablation", action="store_true",
                         help="also time specdiff float32 with the speed features off")
     args = parser.parse_args()
@@ -181,16 +191,25 @@ def main() -> None:
     header = f"{'config':6} {'method':44} {'segment s':>10} {'step s':>8} {'peak GiB':>9} {'speed-up':>9}"
     print(header)
     print("-" * len(header))
+    from specdiff.models.precision import native_precisions
+
+    print(f"native precisions of this CPU: {', '.join(native_precisions('cpu'))} "
+          f"(torch CPU capability {torch.backends.cpu.get_cpu_capability()})")
     for config in args.configs:
         walls: list[str] = []
-        ref = spawn(args.refenv, "diffusers", config, args)
-        rows = [
-            ("diffusers 0.24.0, 100 DDPM steps, no CFG (extrap.)", ref["segment_s"], ref["step_s"],
-             ref["peak_gib"]),
-            ("official recipe, 1000 steps x 2 passes (extrap.)", ref["official_segment_s"],
-             ref["official_step_s"], ref["peak_gib"]),
-        ]
-        for dtype in ("float32", "bfloat16"):
+        rows = []
+        ref = {"segment_s": float("nan")}
+        if os.path.exists(args.refenv):
+            ref = spawn(args.refenv, "diffusers", config, args)
+            rows += [
+                ("diffusers 0.24.0, 100 DDPM steps, no CFG (extrap.)", ref["segment_s"],
+                 ref["step_s"], ref["peak_gib"]),
+                ("official recipe, 1000 steps x 2 passes (extrap.)", ref["official_segment_s"],
+                 ref["official_step_s"], ref["peak_gib"]),
+            ]
+        else:
+            print(f"(no reference environment at {args.refenv}: specdiff rows only)")
+        for dtype in args.dtypes:
             ours = spawn(sys.executable, "specdiff", config, args, dtype=dtype)
             rows.append((f"specdiff {dtype}, {args.steps} DPM++ steps, CFG", ours["segment_s"],
                          ours["step_s"], ours["peak_gib"]))
@@ -201,7 +220,7 @@ def main() -> None:
                          ours["step_s"], ours["peak_gib"]))
         for name, seg, step, peak in rows:
             print(f"{config:6} {name:44} {seg:10.2f} {step:8.3f} {peak:9.2f} "
-                  f"{ref['segment_s'] / seg:8.2f}x")
+                  f"{ref['segment_s'] / seg:8.2f}x  RTF {seg / 5.12:.2f}")
         print(f"{config:6} (measured whole segment: {'; '.join(walls)})")
         sys.stdout.flush()
     print("speed-up = diffusers segment time / this row's segment time")

@@ -77,6 +77,18 @@ def clip_notes(notes, seconds: float):
     return clipped.replace(end=np.minimum(clipped.end, seconds), total_time=seconds)
 
 
+def parse_setting(spec: str) -> tuple[dict, str | None]:
+    """``SAMPLER:STEPS[:LO-HI[:PRECISION]]`` -> (settings overrides, precision or None)."""
+    parts = spec.split(":")
+    if len(parts) < 2 or len(parts) > 4:
+        raise SystemExit(f"--sweep {spec}: expected SAMPLER:STEPS[:LO-HI[:PRECISION]]")
+    overrides: dict = {"sampler": parts[0], "steps": int(parts[1])}
+    if len(parts) > 2 and parts[2]:
+        lo, hi = (float(v) for v in parts[2].split("-"))
+        overrides["guidance_interval"] = (lo, hi)
+    return overrides, (parts[3] if len(parts) > 3 and parts[3] else None)
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--corpus", type=Path, default=Path("/work/corpus/rendered"))
@@ -93,6 +105,10 @@ def main() -> int:
                    help="default: the model's (3 for the built-in model, else 2)")
     p.add_argument("--gl-iters", type=int, default=48)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--sweep", nargs="*", default=[], metavar="SAMPLER:STEPS[:LO-HI[:PRECISION]]",
+                   help="more model rows, one per setting: sampler and steps, optionally a "
+                        "guidance interval in noise time and a precision, e.g. dpmpp_3m:10, "
+                        "dpmpp_2m:12:0.1-0.8, dpmpp_2m:20::int8")
     p.add_argument("--plot-dir", type=Path, default=None,
                    help="write model-vs-original spectrogram plots of the first two files here")
     p.add_argument("--json", type=Path, default=None, help="also write the results here")
@@ -105,14 +121,24 @@ def main() -> int:
     unknown = sorted(set(systems) - set(SYSTEMS))
     if unknown:
         raise SystemExit(f"unknown systems {unknown}; expected some of {SYSTEMS}")
+    sweep = {f"model {spec}": parse_setting(spec) for spec in args.sweep}
+    systems += list(sweep)
+    LABELS.update({name: name for name in sweep})
     vocoder = load_vocoder(args.vocoder)
     griffin_lim = GriffinLim(n_iter=args.gl_iters)
-    model = None
-    if any(s.startswith("model") for s in systems):
-        model = Synthesizer.from_pretrained(None if args.model == "default" else args.model,
-                                            vocoder=vocoder)
-        if args.guidance is None:
-            args.guidance = model.settings.guidance
+    source = None if args.model == "default" else args.model
+    synthesizers: dict[str, Synthesizer] = {}
+
+    def synthesizer(precision: str | None = None) -> Synthesizer:
+        """One synthesizer per precision (the bundle's for None), made when first needed."""
+        key = precision or "bundle"
+        if key not in synthesizers:
+            synthesizers[key] = Synthesizer.from_pretrained(source, vocoder=vocoder,
+                                                            precision=precision)
+        return synthesizers[key]
+
+    if any(s.startswith("model") for s in systems) and args.guidance is None:
+        args.guidance = synthesizer().settings.guidance
     transcriber = BasicPitchTranscriber(threads=args.threads)
     files = held_out_files(args.corpus, args.split, args.files)
     if not files:
@@ -141,11 +167,17 @@ def main() -> int:
                 out = vocoder(mel).numpy()
             elif system == "gt-griffin-lim":
                 out = griffin_lim(mel).numpy()
+            elif system in sweep:
+                overrides, precision = sweep[system]
+                chosen = synthesizer(precision)
+                settings = chosen.settings.override(guidance=args.guidance, **overrides)
+                out, _ = chosen.synthesize(notes, settings=settings, seed=index, progress=None,
+                                           tail_seconds=0.0)
             else:
                 sampler = ("dpmpp_2m", 20) if system == "model-20" else ("ddpm", 1000)
-                out, _ = model.synthesize(notes, sampler=sampler[0], steps=sampler[1],
-                                          guidance=args.guidance, seed=index, progress=None,
-                                          tail_seconds=0.0)
+                out, _ = synthesizer().synthesize(notes, sampler=sampler[0], steps=sampler[1],
+                                                  guidance=args.guidance, seed=index,
+                                                  progress=None, tail_seconds=0.0)
             times[system] += time.perf_counter() - start
             total_seconds[system] += n / SAMPLE_RATE
             out = np.pad(out[:n], (0, max(0, n - len(out))))
@@ -196,7 +228,7 @@ def main() -> int:
               " (target >= 0.9)", end="")
         if f1.get("gt-griffin-lim") is not None:
             print(f"; Griffin-Lim / original {f1['gt-griffin-lim'] / f1['original']:.2f}", end="")
-        for system in ("model-20", "model-1000"):
+        for system in ("model-20", "model-1000", *sweep):
             if f1.get(system) is not None and f1["gt-specdiff"]:
                 print(f"; {system} / ground truth encoded {f1[system] / f1['gt-specdiff']:.2f}"
                       " (target >= 0.8)", end="")

@@ -48,7 +48,7 @@ def main() -> int:
         t = torch.full((x0.shape[0],), value)
         alpha, sigma = (a.float()[:, None, None] for a in alpha_sigma(logsnr_cosine(t)))
         x_t = alpha * x0 + sigma * eps
-        eps_hat = model.denoise(x_t, t, enc, mask)
+        eps_hat = model.predict_eps(x_t, t, enc, mask)
         return eps_hat, ((x_t - sigma * eps_hat) / alpha).clamp(-1, 1)
 
     print(f"{args.checkpoint}: prediction {config.prediction}, "

@@ -25,7 +25,7 @@ AUDIO_STAGES = ("soft_clip",)
 CONTINUATIONS = ("context", "none")
 """How segment k sees segment k-1: through the context encoder (models that have one), or not
 at all (each segment generated alone)."""
-PRECISIONS = ("fp32", "bf16", "auto")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16", "int8")
 
 
 @dataclass(frozen=True)
@@ -38,8 +38,10 @@ class SynthesisSettings:
             diffusers layout's ``melgan/model.onnx``, or a specdiff vocoder ``.safetensors``).
         sampler, steps: see ``specdiff.diffusion.sample`` (None: the sampler's default).
         guidance: classifier-free guidance weight (1 = none; the official Colab's 2).
-        precision: the decoder's arithmetic (``fp32``, ``bf16``; ``auto``: the fastest one
-            verified for the device).
+        guidance_interval: (t_lo, t_hi) noise times where guidance applies; elsewhere one
+            conditional pass instead of two (None: every step).
+        precision: the network's arithmetic (``fp32``, ``bf16``, ``fp16``, ``int8``: dynamic
+            int8 linear layers on a CPU; ``auto``: see `specdiff.models.precision`).
         mel_stages: names from `MEL_STAGES`, applied in order to each generated segment.
         audio_stages: names from `AUDIO_STAGES`, applied to the audio.
         continuation: one of `CONTINUATIONS`.
@@ -49,6 +51,7 @@ class SynthesisSettings:
     sampler: str = "dpmpp_2m"
     steps: int | None = None
     guidance: float = 2.0
+    guidance_interval: tuple[float, float] | None = None
     precision: str = "fp32"
     mel_stages: tuple[str, ...] = ()
     audio_stages: tuple[str, ...] = ()
@@ -57,6 +60,12 @@ class SynthesisSettings:
     def __post_init__(self) -> None:
         object.__setattr__(self, "mel_stages", tuple(self.mel_stages))
         object.__setattr__(self, "audio_stages", tuple(self.audio_stages))
+        if self.guidance_interval is not None:
+            lo, hi = map(float, self.guidance_interval)
+            if not 0.0 <= lo <= hi <= 1.0:
+                raise SpecdiffError(f"synthesis settings: guidance_interval {self.guidance_interval}"
+                                    "; expected 0 <= t_lo <= t_hi <= 1")
+            object.__setattr__(self, "guidance_interval", (lo, hi))
         for name, stages, known in (("mel_stages", self.mel_stages, MEL_STAGES),
                                     ("audio_stages", self.audio_stages, AUDIO_STAGES)):
             unknown = [s for s in stages if s not in known]

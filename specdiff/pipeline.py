@@ -113,6 +113,7 @@ def generate_mels(
     sampler: str = "dpmpp_2m",
     steps: int | None = None,
     guidance: float = 2.0,
+    guidance_interval: tuple[float, float] | None = None,
     seed: int = 0,
     batch_size: int = 8,
     progress: bool | None = None,
@@ -126,6 +127,7 @@ def generate_mels(
         segments: token ids per segment, e.g. ``tokenize_notes(notes)``; each (L_k,) int.
         sampler, steps: see ``specdiff.diffusion.sample``.
         guidance: classifier-free guidance weight (1 = none).
+        guidance_interval: (t_lo, t_hi) noise times where guidance applies (None: all).
         seed: seeds the one generator that draws all noise, so results are reproducible
             (for the same device, sampler, steps and batch size).
         batch_size: segments generated together by a model without a context encoder.
@@ -161,7 +163,8 @@ def generate_mels(
             tokens = torch.from_numpy(pad_segments(list(batch), model.config.max_tokens))
             with torch.inference_mode():
                 encodings, mask = model.encode(tokens.to(device), context)
-                model_fn = cfg(model.eps_fn(encodings, mask), guidance)
+                model_fn = cfg(model.eps_fn(encodings, mask), guidance,
+                               interval=guidance_interval)
 
                 def counted(x, t, _fn=model_fn):
                     bar.update(1)

@@ -146,6 +146,9 @@ class Synthesizer(nn.Module):
 
     def checkpoint(self) -> Checkpoint:
         """This bundle as a `Checkpoint` (float32 weights unless the model is reduced)."""
+        if self.precision == "int8":
+            raise SpecdiffError("an int8-quantized synthesizer has no plain weights to save; "
+                                "save the bundle with precision='int8' in its settings instead")
         return Checkpoint(self.kind, self.model.config, self.model.state_dict(), self.settings,
                           None, "synthesizer", self.provenance)
 
@@ -168,16 +171,21 @@ class Synthesizer(nn.Module):
         return self
 
     # ------------------------------------------------------------------ synthesis
-    def resolve(self, **overrides: Any) -> SynthesisSettings:
-        """The settings of one call: the bundle's, with the given non-None fields replaced."""
-        return self.settings.override(**overrides)
+    def resolve(self, settings: SynthesisSettings | None = None, **overrides: Any
+                ) -> SynthesisSettings:
+        """The settings of one call: ``settings`` (default: the bundle's) with the given non-None
+        fields replaced. Precision is the synthesizer's own (it is applied at construction)."""
+        base = self.settings if settings is None else settings
+        return base.override(**overrides)
 
     def mels(self, segments, settings: SynthesisSettings, *, seed: int = 0, batch_size: int = 8,
              progress: bool | None = None):
         """Generate each segment's (256, 128) log-mel in order (``generate_mels``) with
         ``settings``."""
         return generate_mels(self.model, segments, sampler=settings.sampler, steps=settings.steps,
-                             guidance=settings.guidance, seed=seed, batch_size=batch_size,
+                             guidance=settings.guidance,
+                             guidance_interval=settings.guidance_interval, seed=seed,
+                             batch_size=batch_size,
                              progress=progress, mel_stages=settings.mel_stages,
                              continuation=settings.continuation)
 
@@ -209,7 +217,8 @@ class Synthesizer(nn.Module):
                 piece = AUDIO_STAGES[stage](piece)
             yield piece
 
-    def synthesize(self, midi, *, sampler: str | None = None, steps: int | None = None,
+    def synthesize(self, midi, *, settings: SynthesisSettings | None = None,
+                   sampler: str | None = None, steps: int | None = None,
                    guidance: float | None = None, seed: int = 0, batch_size: int = 8,
                    progress: bool | None = None, tail_seconds: float = TAIL_SECONDS,
                    program: int | None = None, program_map: dict[int, int] | None = None
@@ -218,7 +227,9 @@ class Synthesizer(nn.Module):
 
         Args:
             midi: a MIDI file path or a ``specdiff.codec.NoteSequence``.
-            sampler, steps, guidance: override the bundle's settings (None keeps them).
+            settings: replace the bundle's synthesis settings for this call (its precision
+                aside, which is the synthesizer's).
+            sampler, steps, guidance: override single settings (None keeps them).
             seed: seeds the one generator that draws all noise.
             batch_size: segments generated together by a model without context.
             progress: a progress bar on stderr; None = only when stderr is a terminal.
@@ -231,14 +242,15 @@ class Synthesizer(nn.Module):
         """
         name = os.fspath(midi) if isinstance(midi, (str, os.PathLike)) else "notes"
         notes, segments = self._prepare(midi, name, program, program_map)
-        settings = self.resolve(sampler=sampler, steps=steps, guidance=guidance)
+        settings = self.resolve(settings, sampler=sampler, steps=steps, guidance=guidance)
         pieces = self._audio(notes, segments, settings, tail_seconds, seed=seed,
                              batch_size=batch_size, progress=progress)
         audio = np.concatenate(list(pieces)).astype(np.float32, copy=False)
         return audio, self.vocoder.sample_rate
 
     def synthesize_to_file(self, midi, output: str | os.PathLike, *,
-                           save_mel: str | os.PathLike | None = None, sampler: str | None = None,
+                           save_mel: str | os.PathLike | None = None,
+                           settings: SynthesisSettings | None = None, sampler: str | None = None,
                            steps: int | None = None, guidance: float | None = None, seed: int = 0,
                            batch_size: int = 8, progress: bool | None = None,
                            tail_seconds: float = TAIL_SECONDS, program: int | None = None,
@@ -271,7 +283,7 @@ class Synthesizer(nn.Module):
             if save_mel is not None:
                 saver = MelSaver(Path(save_mel), len(segments) * self.model.config.target_length,
                                  self.model.config.n_mels, stack)
-            settings = self.resolve(sampler=sampler, steps=steps, guidance=guidance)
+            settings = self.resolve(settings, sampler=sampler, steps=steps, guidance=guidance)
             stack.enter_context(sigterm_interrupts())
             for piece in self._audio(notes, segments, settings, tail_seconds, saver, seed=seed,
                                      batch_size=batch_size, progress=progress):

@@ -31,9 +31,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "sampler's)")
     parser.add_argument("--guidance", type=float, default=None,
                         help="classifier-free guidance weight, 1 = none (default: the model's)")
-    parser.add_argument("--precision", default=None, choices=("auto", "fp32", "bf16", "fp16"),
+    parser.add_argument("--precision", default=None,
+                        choices=("auto", "fp32", "bf16", "fp16", "int8"),
                         help="the network's arithmetic: auto picks bf16 where the device has "
-                             "bf16 matrix instructions, else fp32 (default: the model's)")
+                             "bf16 matrix instructions, else fp32; int8: dynamic int8 linear "
+                             "layers (CPU) (default: the model's)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     parser.add_argument("--vocoder", default=None,
                         help="specdiff (our neural vocoder), griffin-lim, a specdiff vocoder "

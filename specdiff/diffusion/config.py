@@ -17,14 +17,16 @@ class SamplerConfig:
     """How to draw one segment.
 
     Attributes:
-        name: ``dpmpp_2m`` (fast default), ``ddim``, ``ddpm`` (official ancestral sampler) or
-            ``ddpm_discrete`` (diffusers' pipeline).
+        name: ``dpmpp_2m`` (fast default), ``dpmpp_3m``, ``ddim``, ``ddpm`` (official ancestral
+            sampler) or ``ddpm_discrete`` (diffusers' pipeline).
         steps: network evaluations; None = the sampler's default (20, 50, 1000, 100).
         guidance: classifier-free guidance weight w (1 = off). The official Colab and the
             diffusers conversion use 2.0; the official code default is 5.0.
         spacing: time grid (``uniform``, ``logsnr``, ``window``); None = the sampler's default.
         clip_x0: clip the x0 prediction to [-1, 1] at every step (official).
         batched_guidance: run conditional and unconditional rows as one batch.
+        guidance_interval: (t_lo, t_hi) noise times where guidance applies (None: everywhere),
+            see `specdiff.diffusion.cfg`.
     """
 
     name: str = "dpmpp_2m"
@@ -33,6 +35,7 @@ class SamplerConfig:
     spacing: str | None = None
     clip_x0: bool = True
     batched_guidance: bool = True
+    guidance_interval: tuple[float, float] | None = None
 
     @property
     def num_steps(self) -> int:
@@ -67,6 +70,7 @@ def sample_guided(model_fn: Callable[..., Tensor], shape: tuple[int, ...], confi
     Returns:
         (B, T, n_mels) float32 sample in the scaled [-1, 1] space.
     """
-    guided = cfg(model_fn, config.guidance, batched=config.batched_guidance)
+    guided = cfg(model_fn, config.guidance, batched=config.batched_guidance,
+                 interval=config.guidance_interval)
     return sample(guided, shape, config.name, config.steps, generator, device, config.clip_x0,
                   config.spacing)

@@ -12,8 +12,8 @@ from torch import Tensor
 ConditionalModelFn = Callable[..., Tensor]
 
 
-def cfg(model_fn: ConditionalModelFn, scale: float, batched: bool = True
-        ) -> Callable[[Tensor, Tensor], Tensor]:
+def cfg(model_fn: ConditionalModelFn, scale: float, batched: bool = True,
+        interval: tuple[float, float] | None = None) -> Callable[[Tensor, Tensor], Tensor]:
     """Guided model function: eps = w eps(x, t, c) + (1 - w) eps(x, t, none), w = ``scale``.
 
     Args:
@@ -22,6 +22,9 @@ def cfg(model_fn: ConditionalModelFn, scale: float, batched: bool = True
             unconditional pass.
         batched: run the conditional and unconditional rows as one doubled batch (faster);
             False runs two passes (same result).
+        interval: (t_lo, t_hi): guide only at noise times t_lo <= t <= t_hi and take the
+            conditional prediction alone elsewhere, one pass instead of two (guidance in a limited
+            interval, Kynkaanniemi et al. 2024). None guides at every step.
 
     Returns:
         ``fn(x_t, t) -> eps`` for the samplers.
@@ -30,6 +33,8 @@ def cfg(model_fn: ConditionalModelFn, scale: float, batched: bool = True
         return lambda x, t: model_fn(x, t, None)
 
     def guided(x: Tensor, t: Tensor) -> Tensor:
+        if interval is not None and not interval[0] <= float(t[0]) <= interval[1]:
+            return model_fn(x, t, None)
         b = x.shape[0]
         if batched:
             cond = torch.arange(2 * b, device=x.device) < b  # [cond rows; uncond rows]

@@ -62,7 +62,7 @@ class ModelConfig:
         prediction: what the decoder outputs, ``"epsilon"`` (the noise: official, port) or
             ``"v"`` (v = alpha eps - sigma x0, Salimans & Ho 2022: its x0 estimate stays accurate
             at high noise, where eps errors are amplified by 1/alpha; the built-in model uses it).
-            Samplers always receive epsilon (`SpectrogramDiffusion.denoise` converts).
+            Samplers always receive epsilon (`SpectrogramDiffusion.predict_eps` converts).
         note_roll: the decoder also adds a learned projection of a frame-aligned roll of the
             notes, decoded from the tokens (`specdiff.models.note_roll`), to its input frames:
             a specdiff extension that lets a small model trained briefly follow its notes (the

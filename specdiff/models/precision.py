@@ -39,13 +39,43 @@ def resolve_precision(precision: str, device: str | torch.device) -> str:
     if precision == "auto":
         native = native_precisions(device)
         return "bf16" if "bf16" in native else ("fp16" if "fp16" in native else "fp32")
-    if precision not in DTYPES:
-        raise SpecdiffError(f"precision {precision!r}: expected auto or one of {list(DTYPES)}")
+    if precision not in (*DTYPES, "int8"):
+        raise SpecdiffError(f"precision {precision!r}: expected auto, int8 or one of "
+                            f"{list(DTYPES)}")
     return precision
 
 
+INT8_MODULES = ("notes_encoder.layers", "context_encoder.layers", "decoder.layers", "layers")
+"""Layer stacks whose linear layers ``int8`` quantizes (the input/output projections, the
+embeddings and the time MLP stay float32)."""
+
+
+def quantize_int8(model: nn.Module) -> nn.Module:
+    """Dynamic int8 quantization (int8 weights, activations quantized per call) of the linear
+    layers in `INT8_MODULES`, in place; CPU only."""
+    import warnings
+
+    for name in INT8_MODULES:
+        try:
+            stack = model.get_submodule(name)
+        except AttributeError:
+            continue
+        with warnings.catch_warnings():  # torch.ao's notice that it moves to torchao
+            warnings.simplefilter("ignore")
+            quantized = torch.ao.quantization.quantize_dynamic(stack, {nn.Linear},
+                                                               dtype=torch.qint8)
+        parent, _, attr = name.rpartition(".")
+        setattr(model.get_submodule(parent) if parent else model, attr, quantized)
+    return model
+
+
 def apply_precision(model: nn.Module, precision: str) -> nn.Module:
-    """Cast ``model`` in place to ``precision`` (a `DTYPES` name), `FP32_MODULES` excepted."""
+    """Cast ``model`` in place to ``precision`` (a `DTYPES` name, or ``int8``), `FP32_MODULES`
+    excepted."""
+    if precision == "int8":
+        if model.device.type != "cpu":
+            raise SpecdiffError(f"precision int8: CPU only, the model is on {model.device}")
+        return quantize_int8(model.float())
     model.to(DTYPES[precision])
     for name in FP32_MODULES:
         try:

@@ -10,7 +10,6 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from specdiff.diffusion.config import SamplerConfig, sample_guided
 from specdiff.diffusion.schedule import alpha_sigma, logsnr_cosine
 from specdiff.models.config import ModelConfig
 from specdiff.models.decoder import CrossMemory, FilmDecoder
@@ -243,7 +242,7 @@ class SpectrogramDiffusion(nn.Module):
         t = torch.as_tensor(t, dtype=torch.float32, device=self.device).expand(x.shape[0])
         return self.decoder(x, t, memory, None if cond is None else cond.to(self.device)).float()
 
-    def denoise(self, x_t: Tensor, t: Tensor, encodings: Tensor | CrossMemory,
+    def predict_eps(self, x_t: Tensor, t: Tensor, encodings: Tensor | CrossMemory,
                 mask: Tensor | None = None, cond: Tensor | None = None) -> Tensor:
         """Predict the noise: `predict`, converted from v (eps = sigma_t x_t + alpha_t v) for
         v-prediction models. Arguments as `predict`; returns (B, T, n_mels) float32 epsilon."""
@@ -258,33 +257,13 @@ class SpectrogramDiffusion(nn.Module):
         """A model function for the samplers with the cross-attention K/V computed once.
 
         Returns:
-            ``fn(x_t, t, cond=None) -> eps`` as `denoise`; wrap it in ``specdiff.diffusion.cfg``
+            ``fn(x_t, t, cond=None) -> eps`` as `predict_eps`; wrap it in ``specdiff.diffusion.cfg``
             for guidance. Batches may be any multiple of the encodings' batch (row i uses
             encodings row i % B).
         """
         memory = self.memory(encodings, mask)
 
         def fn(x_t: Tensor, t: Tensor, cond: Tensor | None = None) -> Tensor:
-            return self.denoise(x_t, t, memory, cond=cond)
+            return self.predict_eps(x_t, t, memory, cond=cond)
 
         return fn
-
-    @torch.no_grad()
-    def sample_segment(self, tokens: Tensor, context: Tensor | None = None,
-                       sampler: SamplerConfig | None = None,
-                       generator: torch.Generator | None = None) -> Tensor:
-        """Generate one segment: `encode`, then guided sampling from N(0, I).
-
-        Args:
-            tokens: (B, L) token ids of the segment.
-            context: (B, T_c, n_mels) previous segment, scaled to [-1, 1], or None.
-            sampler: a `SamplerConfig` (default: 20 DPM-Solver++ steps, guidance 2).
-            generator: the noise source (CPU generator: the same seed gives the same result).
-
-        Returns:
-            (B, target_length, n_mels) float32 spectrogram in the scaled [-1, 1] space.
-        """
-        config = sampler or SamplerConfig()
-        enc, mask = self.encode(tokens, context)
-        shape = (tokens.shape[0], self.config.target_length, self.config.n_mels)  # 256 frames
-        return sample_guided(self.eps_fn(enc, mask), shape, config, generator, self.device)

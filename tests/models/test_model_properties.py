@@ -91,11 +91,11 @@ def test_fully_masked_rows_are_finite_and_unconditional():
     _, _, x, t = inputs()
     enc, mask = model.encode(torch.zeros(2, 50, dtype=torch.long), trim=False)
     assert torch.isfinite(enc).all() and not mask.any()
-    eps = model.denoise(x, t, enc, mask)
+    eps = model.predict_eps(x, t, enc, mask)
     assert torch.isfinite(eps).all()
     tokens, context, _, _ = inputs()
     enc2, mask2 = model.encode(tokens, context)
-    eps_u = model.denoise(x, t, enc2, mask2, cond=torch.zeros(2, dtype=torch.bool))
+    eps_u = model.predict_eps(x, t, enc2, mask2, cond=torch.zeros(2, dtype=torch.bool))
     torch.testing.assert_close(eps, eps_u, rtol=0, atol=1e-5)
 
 
@@ -105,10 +105,10 @@ def test_trimmed_memory_gives_identical_outputs():
     tokens, context, x, t = inputs()
     for ctx in (context, None):
         enc_full, mask_full = model.encode(tokens, ctx, trim=False)
-        full = model.denoise(x, t, enc_full, mask_full)
+        full = model.predict_eps(x, t, enc_full, mask_full)
         enc, mask = model.encode(tokens, ctx)
         assert enc.shape[1] == 57 + (256 if ctx is not None else 0) < enc_full.shape[1]
-        torch.testing.assert_close(model.denoise(x, t, enc, mask), full, rtol=0, atol=1e-5)
+        torch.testing.assert_close(model.predict_eps(x, t, enc, mask), full, rtol=0, atol=1e-5)
 
 
 @torch.no_grad()
@@ -116,8 +116,8 @@ def test_cached_memory_and_batched_guidance_give_identical_outputs():
     model = random_model()
     tokens, context, x, t = inputs()
     enc, mask = model.encode(tokens, context)
-    plain_c = model.denoise(x, t, enc, mask)
-    plain_u = model.denoise(x, t, enc * 0, mask & False)
+    plain_c = model.predict_eps(x, t, enc, mask)
+    plain_u = model.predict_eps(x, t, enc * 0, mask & False)
     fn = model.eps_fn(enc, mask)
     torch.testing.assert_close(fn(x, t), plain_c, rtol=0, atol=1e-5)
     for batched in (True, False):
@@ -135,10 +135,10 @@ def test_cached_memory_and_batched_guidance_give_identical_outputs():
 def test_bfloat16_inference_is_close():
     model = random_model()
     tokens, context, x, t = inputs()
-    ref = model.denoise(x, t, *model.encode(tokens, context))
+    ref = model.predict_eps(x, t, *model.encode(tokens, context))
     half = random_model().to(torch.bfloat16)
     assert half.dtype == torch.bfloat16
-    eps = half.denoise(x, t, *half.encode(tokens, context))
+    eps = half.predict_eps(x, t, *half.encode(tokens, context))
     assert eps.dtype == torch.float32
     assert float((eps - ref).abs().max() / ref.abs().max()) < 0.05
 
@@ -190,17 +190,11 @@ def test_new_models_get_permuted_sinusoid_position_tables():
     assert model.decoder.position_table.abs().max() > 0.5
 
 
-def test_sample_segment_is_encode_then_guided_sampling():
-    from specdiff.diffusion import SamplerConfig, sample_guided
-
+def test_a_scalar_time_is_broadcast():
     model = random_model()
     tokens, context, _, _ = inputs(b=1)
-    config = SamplerConfig(steps=3, guidance=2.5)
-    out = model.sample_segment(tokens, context, config, torch.Generator().manual_seed(9))
     with torch.no_grad():
         enc, mask = model.encode(tokens, context)
-        ref = sample_guided(model.eps_fn(enc, mask), (1, 256, 128), config,
-                            torch.Generator().manual_seed(9))
-        assert torch.equal(out, ref) and out.shape == (1, 256, 128)
-        eps = model.denoise(ref, 0.5, enc, mask)  # a scalar time is broadcast
-        torch.testing.assert_close(eps, model.denoise(ref, torch.tensor([0.5]), enc, mask))
+        ref = torch.randn(1, 256, 128, generator=torch.Generator().manual_seed(9))
+        eps = model.predict_eps(ref, 0.5, enc, mask)
+        torch.testing.assert_close(eps, model.predict_eps(ref, torch.tensor([0.5]), enc, mask))

@@ -21,12 +21,12 @@ def test_denoise_converts_v_to_epsilon():
     enc, mask = model.encode(torch.tensor([[5, 6, 1], [7, 1, 0]]))
     with torch.no_grad():
         v = model.predict(x_t, t, enc, mask)
-        eps = model.denoise(x_t, t, enc, mask)
+        eps = model.predict_eps(x_t, t, enc, mask)
     alpha, sigma = (a.float()[:, None, None] for a in alpha_sigma(logsnr_cosine(t)))
     torch.testing.assert_close(eps, sigma * x_t + alpha * v)
     plain = _tiny("epsilon")
     with torch.no_grad():
-        torch.testing.assert_close(plain.denoise(x_t, t, enc, mask), plain.predict(x_t, t, enc, mask))
+        torch.testing.assert_close(plain.predict_eps(x_t, t, enc, mask), plain.predict(x_t, t, enc, mask))
 
 
 def test_an_exact_v_predictor_samples_its_data_point():
@@ -39,7 +39,7 @@ def test_an_exact_v_predictor_samples_its_data_point():
         return (alpha * x_t - x0) / sigma  # = alpha eps - sigma x0 for x_t = alpha x0 + sigma eps
 
     model.predict = exact_v
-    fn = lambda x, t: model.denoise(x, t, None)  # noqa: E731 - the samplers' signature
+    fn = lambda x, t: model.predict_eps(x, t, None)  # noqa: E731 - the samplers' signature
     for sampler, steps in (("dpmpp_2m", 10), ("ddim", 10), ("ddpm", 50)):
         out = sample(fn, x0.shape, sampler, steps, generator=torch.Generator().manual_seed(3))
         # float32 round-off only: the exact v divides by sigma, tiny near t = 0

@@ -87,18 +87,18 @@ def test_decoder_eps_with_and_without_condition(diffusion):
     dec = model.decoder
     close(dec.input_proj(z["x_t"]) + dec.position_table[:100], z["decoder_in"], "decoder_in")
     encodings, mask = model.encode(z["tokens"], z.get("context"))
-    eps = model.denoise(z["x_t"], z["t"], encodings, mask)
+    eps = model.predict_eps(z["x_t"], z["t"], encodings, mask)
     close(eps, z["eps"], "eps")
-    uncond = model.denoise(z["x_t"], z["t"], encodings, mask, cond=torch.tensor([False, False]))
+    uncond = model.predict_eps(z["x_t"], z["t"], encodings, mask, cond=torch.tensor([False, False]))
     close(uncond, z["eps_uncond"], "eps_uncond")
-    mixed = model.denoise(z["x_t"], z["t"], encodings, mask, cond=torch.tensor([True, False]))
+    mixed = model.predict_eps(z["x_t"], z["t"], encodings, mask, cond=torch.tensor([True, False]))
     close(mixed[0], z["eps"][0], "mixed cond row")
     close(mixed[1], z["eps_uncond"][1], "mixed uncond row")
     # the decoder output before linear_out
     captured = {}
     hook = dec.final_norm.register_forward_hook(lambda m, i, o: captured.setdefault("y", o))
     try:
-        model.denoise(z["x_t"], z["t"], encodings, mask)
+        model.predict_eps(z["x_t"], z["t"], encodings, mask)
     finally:
         hook.remove()
     close(captured["y"], z["decoder_out"], "decoder_out")
