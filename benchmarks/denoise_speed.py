@@ -73,18 +73,18 @@ def worker_specdiff(args) -> dict:
     tokens, context = _tokens(args.tokens)
     steps: list[float] = []
     with torch.inference_mode():
-        enc, mask = model.encode(tokens, context)  # warm-up: one guided network call
-        cfg(model.eps_fn(enc, mask), 2.0)(torch.randn(1, 256, 128), torch.ones(1))
+        conditioning = model.encode(tokens, context)  # warm-up: one guided network call
+        cfg(model.eps_fn(conditioning), 2.0)(torch.randn(1, 256, 128), torch.ones(1))
         start = time.perf_counter()
         if args.plain:  # ablation: no trimming, no K/V cache, two unbatched guidance passes
-            enc, mask = model.encode(tokens, context, trim=False)
+            conditioning = model.encode(tokens, context, trim=False)
             encode_s = time.perf_counter() - start
-            guided = cfg(lambda x, t, cond=None: model.predict_eps(x, t, enc, mask, cond), 2.0,
-                         batched=False)
+            guided = cfg(lambda x, t, rows=None: model.predict_eps(x, t, conditioning, rows),
+                         2.0, batched=False)
         else:
-            enc, mask = model.encode(tokens, context)
+            conditioning = model.encode(tokens, context)
             encode_s = time.perf_counter() - start
-            guided = cfg(model.eps_fn(enc, mask), 2.0)
+            guided = cfg(model.eps_fn(conditioning), 2.0)
 
         def timed(x, t):
             tic = time.perf_counter()

@@ -69,8 +69,8 @@ def worker_specdiff(args) -> dict:
 
     def step():
         x_t = q_sample(target, t, eps)
-        enc, enc_mask = model.encode(tokens, context, mask)
-        loss = l1_eps_loss(model.predict_eps(x_t, t, enc, enc_mask), eps, reduction="mean")
+        conditioning = model.encode(tokens, context, mask)
+        loss = l1_eps_loss(model.predict_eps(x_t, t, conditioning), eps, reduction="mean")
         loss.backward()
         opt.step()
         opt.zero_grad(set_to_none=True)

@@ -64,8 +64,8 @@ def x0_errors(model, batch: dict[str, torch.Tensor], times=(0.9, 0.98)) -> list[
         alpha, sigma = (a.float()[:, None, None] for a in alpha_sigma(logsnr_cosine(t)))
         x_t = alpha * x0 + sigma * eps
         for tokens in (batch["tokens"], batch["tokens"].roll(1, 0)):
-            enc, mask = model.encode(tokens)
-            x0_hat = ((x_t - sigma * model.predict_eps(x_t, t, enc, mask)) / alpha).clamp(-1, 1)
+            conditioning = model.encode(tokens)
+            x0_hat = ((x_t - sigma * model.predict_eps(x_t, t, conditioning)) / alpha).clamp(-1, 1)
             out.append(float((x0_hat - x0).square().mean()))
     return out
 

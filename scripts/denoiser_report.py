@@ -43,25 +43,26 @@ def main() -> int:
     x0 = batch["target"]
     eps = torch.randn(x0.shape, generator=torch.Generator().manual_seed(0))
 
-    def estimate(value: float, enc, mask) -> tuple[torch.Tensor, torch.Tensor]:
+    def estimate(value: float, conditioning) -> tuple[torch.Tensor, torch.Tensor]:
         """(eps_hat, clipped x0 estimate) of the noised targets at time ``value``."""
         t = torch.full((x0.shape[0],), value)
         alpha, sigma = (a.float()[:, None, None] for a in alpha_sigma(logsnr_cosine(t)))
         x_t = alpha * x0 + sigma * eps
-        eps_hat = model.predict_eps(x_t, t, enc, mask)
+        eps_hat = model.predict_eps(x_t, t, conditioning)
         return eps_hat, ((x_t - sigma * eps_hat) / alpha).clamp(-1, 1)
 
     print(f"{args.checkpoint}: prediction {config.prediction}, "
           f"{'raw' if args.raw else 'EMA'} weights, {x0.shape[0]} validation windows\n")
     print("| t | alpha | eps L1 | x0 L1 (clipped) |\n|---|---|---|---|")
     with torch.no_grad():
-        enc, mask = model.encode(batch["tokens"], batch.get("context"), batch.get("context_mask"))
+        conditioning = model.encode(batch["tokens"], batch.get("context"),
+                                    batch.get("context_mask"))
         for value in (0.02, 0.1, 0.3, 0.5, 0.7, 0.9, 0.98):
-            eps_hat, x0_hat = estimate(value, enc, mask)
+            eps_hat, x0_hat = estimate(value, conditioning)
             alpha = alpha_sigma(logsnr_cosine(torch.tensor(value)))[0]
             print(f"| {value} | {alpha:.3f} | {(eps_hat - eps).abs().mean():.3f} "
                   f"| {(x0_hat - x0).abs().mean():.3f} |")
-        out = sample(model.eps_fn(enc, mask), x0.shape, "dpmpp_2m", 20,
+        out = sample(model.eps_fn(conditioning), x0.shape, "dpmpp_2m", 20,
                      generator=torch.Generator().manual_seed(1)).clamp(-1, 1)
         tokens, context_mask = batch["tokens"], batch.get("context_mask")
         conditions = {"own tokens": (tokens, context_mask),
@@ -74,8 +75,8 @@ def main() -> int:
         print("| tokens | " + " | ".join(f"t = {v}" for v in times) + " |\n|---|"
               + "---|" * len(times))
         for label, (tokens, context_mask) in conditions.items():
-            enc, mask = model.encode(tokens, batch.get("context"), context_mask)
-            errors = [f"{(estimate(v, enc, mask)[1] - x0).abs().mean():.3f}" for v in times]
+            conditioning = model.encode(tokens, batch.get("context"), context_mask)
+            errors = [f"{(estimate(v, conditioning)[1] - x0).abs().mean():.3f}" for v in times]
             print(f"| {label} | " + " | ".join(errors) + " |")
     mean_spectrum = (x0.mean(1, keepdim=True) - x0).abs().mean()
     print(f"\nsamples (DPM++ 20 steps, no guidance): L1 to target {(out - x0).abs().mean():.3f}, "

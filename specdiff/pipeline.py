@@ -162,8 +162,8 @@ def generate_mels(
             bar.set_postfix_str(f"segment {first + len(batch)}/{len(segments)}")
             tokens = torch.from_numpy(pad_segments(list(batch), model.config.max_tokens))
             with torch.inference_mode():
-                encodings, mask = model.encode(tokens.to(device), context)
-                model_fn = cfg(model.eps_fn(encodings, mask), guidance,
+                conditioning = model.encode(tokens.to(device), context)
+                model_fn = cfg(model.eps_fn(conditioning), guidance,
                                interval=guidance_interval)
 
                 def counted(x, t, _fn=model_fn):

@@ -63,8 +63,8 @@ def sample_guided(model_fn: Callable[..., Tensor], shape: tuple[int, ...], confi
     """Draw noise of ``shape`` from ``generator`` and sample with guidance per ``config``.
 
     Args:
-        model_fn: conditional model function ``fn(x_t, t, cond=None) -> eps``, e.g.
-            ``SpectrogramDiffusion.eps_fn(encodings, mask)``.
+        model_fn: conditional model function ``fn(x_t, t, conditional=None) -> eps``, e.g.
+            ``SpectrogramDiffusion.eps_fn(model.encode(tokens, context))``.
         shape: (B, T, n_mels) of the sample.
 
     Returns:

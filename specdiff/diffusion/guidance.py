@@ -7,8 +7,8 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-#: ``fn(x_t (B, ...), t (B,), cond (B,) bool | None) -> eps``; cond False marks an unconditional
-#: row (official: encodings and masks zeroed, so cross-attention contributes nothing).
+#: ``fn(x_t (B, ...), t (B,), conditional (B,) bool | None) -> eps``; False marks an
+#: unconditional row (official: encodings and masks zeroed, so cross-attention contributes nothing).
 ConditionalModelFn = Callable[..., Tensor]
 
 
@@ -17,7 +17,8 @@ def cfg(model_fn: ConditionalModelFn, scale: float, batched: bool = True,
     """Guided model function: eps = w eps(x, t, c) + (1 - w) eps(x, t, none), w = ``scale``.
 
     Args:
-        model_fn: conditional model function, e.g. ``SpectrogramDiffusion.eps_fn(enc, mask)``.
+        model_fn: conditional model function, e.g.
+            ``SpectrogramDiffusion.eps_fn(model.encode(tokens, context))``.
         scale: guidance weight w (official default 5.0, the Colab 2.0); w = 1 skips the
             unconditional pass.
         batched: run the conditional and unconditional rows as one doubled batch (faster);
@@ -37,8 +38,8 @@ def cfg(model_fn: ConditionalModelFn, scale: float, batched: bool = True,
             return model_fn(x, t, None)
         b = x.shape[0]
         if batched:
-            cond = torch.arange(2 * b, device=x.device) < b  # [cond rows; uncond rows]
-            eps = model_fn(torch.cat([x, x]), torch.cat([t, t]), cond)
+            conditional = torch.arange(2 * b, device=x.device) < b  # [cond rows; uncond rows]
+            eps = model_fn(torch.cat([x, x]), torch.cat([t, t]), conditional)
             eps_c, eps_u = eps[:b], eps[b:]
         else:
             eps_c = model_fn(x, t, None)

@@ -11,6 +11,7 @@ from specdiff.models.config import (
     port_config,
 )
 from specdiff.models.decoder import (
+    Conditioning,
     CrossMemory,
     FilmDecoder,
     interleaved_time_signal,
@@ -28,7 +29,8 @@ from specdiff.models.t5 import (
 )
 
 __all__ = [
-    "CONFIG_NAMES", "PORT_NUMERICS", "ModelConfig", "model_config", "port_config", "CrossMemory",
+    "CONFIG_NAMES", "PORT_NUMERICS", "ModelConfig", "model_config", "port_config", "Conditioning",
+    "CrossMemory",
     "FilmDecoder", "interleaved_time_signal", "timestep_embedding", "ContextEncoder",
     "NotesEncoder", "terminal_relative_positions", "SpectrogramDiffusion", "trim_padding",
     "Attention", "EncoderLayer", "GatedMLP", "RMSNorm", "attention_bias", "make_norm",

@@ -68,6 +68,31 @@ class FiLM(nn.Module):
 
 
 @dataclass
+class Conditioning:
+    """What the decoder is conditioned on, for a batch of segments (``SpectrogramDiffusion.encode``).
+
+    Attributes:
+        keys: (B, Lk, d) encodings that cross-attention reads: the notes, then the context.
+        mask: (B, Lk) bool, True where a key is valid.
+        frames: (B, T, d) features added to the decoder's input frames of conditional rows (the
+            projected note roll of a ``note_roll`` model), or None.
+    """
+
+    keys: Tensor
+    mask: Tensor
+    frames: Tensor | None = None
+
+    @property
+    def batch_size(self) -> int:
+        return self.keys.shape[0]
+
+    def unconditional(self) -> Conditioning:
+        """The same shapes with every key masked and zeroed and no frames: what the
+        unconditional rows of classifier-free guidance see."""
+        return Conditioning(self.keys * 0, self.mask & False)
+
+
+@dataclass
 class CrossMemory:
     """Cross-attention keys/values of the encodings, projected once per segment.
 
@@ -174,7 +199,7 @@ class FilmDecoder(nn.Module):
         return CrossMemory(keys, values, attention_bias(mask, encodings.dtype), gate, frames)
 
     def forward(self, x_t: Tensor, t: Tensor, memory: CrossMemory,
-                cond: Tensor | None = None) -> Tensor:
+                conditional: Tensor | None = None) -> Tensor:
         """Predict epsilon.
 
         Args:
@@ -182,7 +207,7 @@ class FilmDecoder(nn.Module):
             t: (B,) continuous noise time in [0, 1].
             memory: from `memory`; row i of x_t uses memory row i % memory.batch_size
                 (so B may be a multiple of the memory batch).
-            cond: (B,) bool, False marks unconditional rows (encodings zeroed, all keys masked:
+            conditional: (B,) bool, False marks unconditional rows (keys zeroed and masked:
                 their cross-attention is exactly 0, and they get no ``memory.frames``). None = all
                 conditional.
 
@@ -204,8 +229,8 @@ class FilmDecoder(nn.Module):
             raise ValueError(f"batch {b} is not a multiple of the memory batch {bm}")
         rows = None
         index = None
-        if cond is not None and not bool(cond.all()):
-            rows = torch.nonzero(cond, as_tuple=True)[0]
+        if conditional is not None and not bool(conditional.all()):
+            rows = torch.nonzero(conditional, as_tuple=True)[0]
             index = rows % bm
         elif b != bm:
             index = torch.arange(b, device=x_t.device) % bm

@@ -12,12 +12,12 @@ from torch import Tensor, nn
 
 from specdiff.diffusion.schedule import alpha_sigma, logsnr_cosine
 from specdiff.models.config import ModelConfig
-from specdiff.models.decoder import CrossMemory, FilmDecoder
+from specdiff.models.decoder import Conditioning, CrossMemory, FilmDecoder
 from specdiff.models.encoders import ContextEncoder, NotesEncoder
 from specdiff.models.note_roll import note_roll, roll_features
 from specdiff.models.weights import instantiate
 
-#: ``fn(x_t (B, T, n_mels), t (B,), cond (B,) bool | None) -> eps (B, T, n_mels) float32``
+#: ``fn(x_t (B, T, n_mels), t (B,), conditional (B,) bool | None) -> eps (B, T, n_mels) float32``
 ConditionalModelFn = Callable[..., Tensor]
 
 
@@ -120,7 +120,7 @@ class SpectrogramDiffusion(nn.Module):
 
     # ------------------------------------------------------------------ the model
     def encode(self, tokens: Tensor, context: Tensor | None = None,
-               context_mask: Tensor | None = None, trim: bool = True) -> tuple[Tensor, Tensor]:
+               context_mask: Tensor | None = None, trim: bool = True) -> Conditioning:
         """Encode one segment's tokens and the previous segment's spectrogram.
 
         Args:
@@ -131,27 +131,24 @@ class SpectrogramDiffusion(nn.Module):
                 `silence_context`. Ignored by models without a context encoder.
             context_mask: (B, T_c) bool frame mask of ``context`` (default all True).
             trim: drop what attention never sees: trailing PAD columns of ``tokens`` and a fully
-                masked context. The decoder output is unchanged; with ``trim=False`` the
-                encodings have the full reference layout (L + T_c keys). A model that attends to
-                padding (``mask_padding=False``, the port) then sees the batch padded to its
-                longest row, as the port's collate pads.
+                masked context. The decoder output is unchanged; with ``trim=False`` the keys
+                have the full reference layout (L + T_c). A model that attends to padding
+                (``mask_padding=False``, the port) then sees the batch padded to its longest row,
+                as the port's collate pads.
 
         Returns:
-            encodings (B, L' [+ T_c], d) in the weights' dtype and mask (B, L' [+ T_c]) bool:
-            notes first, then context. A ``note_roll`` model appends ``target_length`` rows, the
-            projected roll of each frame, masked out as keys: `memory` hands them to the decoder
-            input instead of to cross-attention.
+            A `Conditioning`: keys (B, L' [+ T_c], d) in the weights' dtype, notes first, then
+            context, their mask, and for a ``note_roll`` model the projected roll of each of the
+            ``target_length`` frames (B, T, d), which the decoder adds to its input.
         """
         if trim:
             tokens = trim_padding(tokens)
-        enc, mask = self._encode(tokens, context, context_mask, trim)
+        keys, mask = self._encode(tokens, context, context_mask, trim)
         if not self.config.note_roll:
-            return enc, mask
+            return Conditioning(keys, mask)
         roll = note_roll(tokens, self.config.target_length, self.config.token_codec,
                          self.config.note_roll_gaps)
-        frames = self.roll_proj(roll.to(self.device, self.dtype))  # (B, T, d)
-        return (torch.cat([enc, frames], dim=1),
-                torch.cat([mask, mask.new_zeros(frames.shape[:2])], dim=1))
+        return Conditioning(keys, mask, self.roll_proj(roll.to(self.device, self.dtype)))
 
     def _encode(self, tokens: Tensor, context: Tensor | None, context_mask: Tensor | None,
                 trim: bool) -> tuple[Tensor, Tensor]:
@@ -213,57 +210,56 @@ class SpectrogramDiffusion(nn.Module):
         lo, hi = torch.tensor(c.scaler_min), torch.tensor(c.scaler_max)
         return (x.float() + 1) / 2 * (hi - lo).to(x.device) + lo.to(x.device)
 
-    def memory(self, encodings: Tensor, mask: Tensor) -> CrossMemory:
-        """Project the encodings into every layer's cross-attention K/V, once per segment (and
-        split off a ``note_roll`` model's frame rows, see `encode`)."""
-        encodings, mask = encodings.to(self.device, self.dtype), mask.to(self.device)
-        if not self.config.note_roll:
-            return self.decoder.memory(encodings, mask)
-        keys = encodings.shape[1] - self.config.target_length
-        return self.decoder.memory(encodings[:, :keys], mask[:, :keys], encodings[:, keys:])
+    def memory(self, conditioning: Conditioning) -> CrossMemory:
+        """Project the keys into every layer's cross-attention K/V, once per segment."""
+        c = conditioning
+        frames = None if c.frames is None else c.frames.to(self.device, self.dtype)
+        return self.decoder.memory(c.keys.to(self.device, self.dtype), c.mask.to(self.device),
+                                   frames)
 
-    def predict(self, x_t: Tensor, t: Tensor, encodings: Tensor | CrossMemory,
-                mask: Tensor | None = None, cond: Tensor | None = None) -> Tensor:
+    def predict(self, x_t: Tensor, t: Tensor, conditioning: Conditioning | CrossMemory,
+                conditional: Tensor | None = None) -> Tensor:
         """The decoder's raw output: epsilon, or v for ``config.prediction == "v"``.
 
         Args:
             x_t: (B, T, n_mels) noisy spectrogram, scaled space.
             t: (B,) continuous noise time in [0, 1] (0 = clean); a scalar is broadcast.
-            encodings, mask: from `encode` ((B, Lk, d), (B, Lk)), or a `CrossMemory` from `memory`
-                (then ``mask`` is None).
-            cond: (B,) bool, False = unconditional row (cross-attention contributes nothing, as with
-                zeroed encodings and masks). None = all conditional.
+            conditioning: from `encode`, or its `CrossMemory` from `memory`.
+            conditional: (B,) bool, False = unconditional row (cross-attention contributes
+                nothing, as with zeroed keys and masks, and no note roll). None = all conditional.
 
         Returns:
             (B, T, n_mels) float32.
         """
-        memory = encodings if isinstance(encodings, CrossMemory) else self.memory(encodings, mask)
+        memory = (conditioning if isinstance(conditioning, CrossMemory)
+                  else self.memory(conditioning))
         x = x_t.to(self.device, self.dtype)
         t = torch.as_tensor(t, dtype=torch.float32, device=self.device).expand(x.shape[0])
-        return self.decoder(x, t, memory, None if cond is None else cond.to(self.device)).float()
+        rows = None if conditional is None else conditional.to(self.device)
+        return self.decoder(x, t, memory, rows).float()
 
-    def predict_eps(self, x_t: Tensor, t: Tensor, encodings: Tensor | CrossMemory,
-                mask: Tensor | None = None, cond: Tensor | None = None) -> Tensor:
+    def predict_eps(self, x_t: Tensor, t: Tensor, conditioning: Conditioning | CrossMemory,
+                    conditional: Tensor | None = None) -> Tensor:
         """Predict the noise: `predict`, converted from v (eps = sigma_t x_t + alpha_t v) for
         v-prediction models. Arguments as `predict`; returns (B, T, n_mels) float32 epsilon."""
-        out = self.predict(x_t, t, encodings, mask, cond)
+        out = self.predict(x_t, t, conditioning, conditional)
         if self.config.prediction == "epsilon":
             return out
         t = torch.as_tensor(t, dtype=torch.float32, device=out.device).expand(out.shape[0])
         alpha, sigma = (v.float()[:, None, None] for v in alpha_sigma(logsnr_cosine(t)))
         return sigma * x_t.to(out.device, torch.float32) + alpha * out
 
-    def eps_fn(self, encodings: Tensor, mask: Tensor) -> ConditionalModelFn:
+    def eps_fn(self, conditioning: Conditioning) -> ConditionalModelFn:
         """A model function for the samplers with the cross-attention K/V computed once.
 
         Returns:
-            ``fn(x_t, t, cond=None) -> eps`` as `predict_eps`; wrap it in ``specdiff.diffusion.cfg``
-            for guidance. Batches may be any multiple of the encodings' batch (row i uses
-            encodings row i % B).
+            ``fn(x_t, t, conditional=None) -> eps`` as `predict_eps`; wrap it in
+            ``specdiff.diffusion.cfg`` for guidance. Batches may be any multiple of the
+            conditioning's batch (row i uses its row i % B).
         """
-        memory = self.memory(encodings, mask)
+        memory = self.memory(conditioning)
 
-        def fn(x_t: Tensor, t: Tensor, cond: Tensor | None = None) -> Tensor:
-            return self.predict_eps(x_t, t, memory, cond=cond)
+        def fn(x_t: Tensor, t: Tensor, conditional: Tensor | None = None) -> Tensor:
+            return self.predict_eps(x_t, t, memory, conditional)
 
         return fn

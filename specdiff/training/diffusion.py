@@ -146,16 +146,17 @@ class DiffusionModule(EmaOptimization, SynthesisModule):
             u = torch.rand(b, generator=generator, device=x0.device)
             batch = drop_conditions(batch, u < drop_prob)
         x_t, t, eps = diffusion_inputs(x0, generator, logsnr_shift)
-        enc, mask = model.encode(batch["tokens"], batch.get("context"), batch.get("context_mask"))
+        conditioning = model.encode(batch["tokens"], batch.get("context"),
+                                    batch.get("context_mask"))
         target = eps if model.config.prediction == "epsilon" else v_target(x0, t, eps)
         if guided_attention <= 0:
-            pred = model.predict(x_t, t, enc, mask)
+            pred = model.predict(x_t, t, conditioning)
             return prediction_loss(pred, target, reduction="mean", kind=self.hparams.loss)
-        memory = model.memory(enc, mask)  # the guide reuses the first layer's keys
+        memory = model.memory(conditioning)  # the guide reuses the first layer's keys
         with capture_cross_attention_queries(model) as captured:
             pred = model.predict(x_t, t, memory)
-        guide = guided_attention_loss(model, captured["queries"], memory, mask, batch["tokens"],
-                                      self.hparams.guided_attention_width)
+        guide = guided_attention_loss(model, captured["queries"], memory, conditioning.mask,
+                                      batch["tokens"], self.hparams.guided_attention_width)
         if self._trainer is not None:  # also used outside a Trainer (scripts/conditioning_toy.py)
             self.log("train/guide", guide, batch_size=b)
         return prediction_loss(pred, target, reduction="mean", kind=self.hparams.loss) \
@@ -184,8 +185,9 @@ class DiffusionModule(EmaOptimization, SynthesisModule):
         its tokens and (with context) its ground-truth context (teacher-forced)."""
         model = self.ema
         with torch.autocast(self.device.type, enabled=False):
-            enc, mask = model.encode(batch["tokens"], batch.get("context"), batch.get("context_mask"))
-            fn = cfg(model.eps_fn(enc, mask), self.hparams.guidance)
+            conditioning = model.encode(batch["tokens"], batch.get("context"),
+                                        batch.get("context_mask"))
+            fn = cfg(model.eps_fn(conditioning), self.hparams.guidance)
             shape = (batch["tokens"].shape[0], self.config.target_length, self.config.n_mels)
             return sample(fn, shape, self.hparams.sampler, self.hparams.sampler_steps,
                           generator=generator, device=self.device)

@@ -77,9 +77,9 @@ def guided_attention_loss(model, queries: Tensor, memory: CrossMemory, mask: Ten
     Args:
         model: the `SpectrogramDiffusion` whose forward pass produced ``queries``.
         queries: (B, T, d) captured by `capture_cross_attention_queries`.
-        memory: ``model.memory(encodings, mask)`` of what `model.encode` returned for ``tokens``
+        memory: ``model.memory(conditioning)`` of what `model.encode` returned for ``tokens``
             (L' note keys [+ T_c context keys]), the memory of that forward pass.
-        mask: (B, L' [+ T_c]) bool key mask from `model.encode`.
+        mask: (B, L' [+ T_c]) bool key mask, ``conditioning.mask``.
         tokens: (B, L) the token ids given to `encode` (which trimmed them to L' columns).
         width: the Gaussian's width in frames.
 
@@ -90,7 +90,6 @@ def guided_attention_loss(model, queries: Tensor, memory: CrossMemory, mask: Ten
     dh = attention.head_dim
     q = attention.q(queries)[..., :dh]
     k = memory.keys[0][:, 0]  # (B, Lk, Dh): head 0 of the first layer
-    mask = mask[:, : k.shape[1]]  # a note_roll model's frame rows are not keys
     logits = (q @ k.to(q.dtype).transpose(1, 2)).float() * attention.scale
     logits = logits.masked_fill(~mask[:, None, :], float("-inf"))
     tokens = trim_padding(tokens)

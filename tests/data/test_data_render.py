@@ -17,8 +17,9 @@ from specdiff.data.midi import read_midi_tracks
 from specdiff.data.render import RenderConfig, render_corpus, run_bounded, split_of
 
 SF2 = Path("/usr/share/sounds/sf2/TimGM6mb.sf2")
-pytestmark = pytest.mark.skipif(shutil.which("fluidsynth") is None or not SF2.is_file(),
-                                reason="needs Debian fluidsynth and timgm6mb-soundfont")
+pytestmark = [pytest.mark.integration,
+              pytest.mark.skipif(shutil.which("fluidsynth") is None or not SF2.is_file(),
+                                 reason="needs Debian fluidsynth and timgm6mb-soundfont")]
 ONSETS = [0.37 + 0.8 * i for i in range(5)]  # off the 20 ms grid on purpose
 
 

@@ -17,6 +17,8 @@ from specdiff.evaluation import (
     evaluate_systems,
 )
 
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture(scope="module")
 def folders(rendered, tmp_path_factory):

@@ -1,8 +1,11 @@
 """Transcription F1 with basic-pitch's ONNX model against the input MIDI (drums excluded)."""
 
 import numpy as np
+import pytest
 
 from specdiff.evaluation import midi_reference_notes, note_scores
+
+pytestmark = pytest.mark.integration
 
 
 def test_f1_is_high_on_renders_of_the_midi(rendered, transcriber):

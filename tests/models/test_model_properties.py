@@ -89,13 +89,13 @@ def test_fully_masked_rows_are_finite_and_unconditional():
     """All-PAD tokens and no context: no NaN; the output equals the unconditional pass."""
     model = random_model()
     _, _, x, t = inputs()
-    enc, mask = model.encode(torch.zeros(2, 50, dtype=torch.long), trim=False)
-    assert torch.isfinite(enc).all() and not mask.any()
-    eps = model.predict_eps(x, t, enc, mask)
+    empty = model.encode(torch.zeros(2, 50, dtype=torch.long), trim=False)
+    assert torch.isfinite(empty.keys).all() and not empty.mask.any()
+    eps = model.predict_eps(x, t, empty)
     assert torch.isfinite(eps).all()
     tokens, context, _, _ = inputs()
-    enc2, mask2 = model.encode(tokens, context)
-    eps_u = model.predict_eps(x, t, enc2, mask2, cond=torch.zeros(2, dtype=torch.bool))
+    eps_u = model.predict_eps(x, t, model.encode(tokens, context),
+                              torch.zeros(2, dtype=torch.bool))
     torch.testing.assert_close(eps, eps_u, rtol=0, atol=1e-5)
 
 
@@ -104,21 +104,22 @@ def test_trimmed_memory_gives_identical_outputs():
     model = random_model()
     tokens, context, x, t = inputs()
     for ctx in (context, None):
-        enc_full, mask_full = model.encode(tokens, ctx, trim=False)
-        full = model.predict_eps(x, t, enc_full, mask_full)
-        enc, mask = model.encode(tokens, ctx)
-        assert enc.shape[1] == 57 + (256 if ctx is not None else 0) < enc_full.shape[1]
-        torch.testing.assert_close(model.predict_eps(x, t, enc, mask), full, rtol=0, atol=1e-5)
+        untrimmed = model.encode(tokens, ctx, trim=False)
+        full = model.predict_eps(x, t, untrimmed)
+        trimmed = model.encode(tokens, ctx)
+        assert trimmed.keys.shape[1] == 57 + (256 if ctx is not None else 0) \
+            < untrimmed.keys.shape[1]
+        torch.testing.assert_close(model.predict_eps(x, t, trimmed), full, rtol=0, atol=1e-5)
 
 
 @torch.no_grad()
 def test_cached_memory_and_batched_guidance_give_identical_outputs():
     model = random_model()
     tokens, context, x, t = inputs()
-    enc, mask = model.encode(tokens, context)
-    plain_c = model.predict_eps(x, t, enc, mask)
-    plain_u = model.predict_eps(x, t, enc * 0, mask & False)
-    fn = model.eps_fn(enc, mask)
+    conditioning = model.encode(tokens, context)
+    plain_c = model.predict_eps(x, t, conditioning)
+    plain_u = model.predict_eps(x, t, conditioning.unconditional())
+    fn = model.eps_fn(conditioning)
     torch.testing.assert_close(fn(x, t), plain_c, rtol=0, atol=1e-5)
     for batched in (True, False):
         guided = cfg(fn, 3.0, batched=batched)(x, t)
@@ -135,10 +136,10 @@ def test_cached_memory_and_batched_guidance_give_identical_outputs():
 def test_bfloat16_inference_is_close():
     model = random_model()
     tokens, context, x, t = inputs()
-    ref = model.predict_eps(x, t, *model.encode(tokens, context))
+    ref = model.predict_eps(x, t, model.encode(tokens, context))
     half = random_model().to(torch.bfloat16)
     assert half.dtype == torch.bfloat16
-    eps = half.predict_eps(x, t, *half.encode(tokens, context))
+    eps = half.predict_eps(x, t, half.encode(tokens, context))
     assert eps.dtype == torch.float32
     assert float((eps - ref).abs().max() / ref.abs().max()) < 0.05
 
@@ -147,8 +148,7 @@ def test_bfloat16_inference_is_close():
 def test_sampling_end_to_end_is_deterministic():
     model = random_model()
     tokens, context, _, _ = inputs(b=1)
-    enc, mask = model.encode(tokens, context)
-    fn = cfg(model.eps_fn(enc, mask), 2.0)
+    fn = cfg(model.eps_fn(model.encode(tokens, context)), 2.0)
 
     def run(seed):
         return sample(fn, (1, 256, 128), "dpmpp_2m", 4, torch.Generator().manual_seed(seed))
@@ -194,7 +194,7 @@ def test_a_scalar_time_is_broadcast():
     model = random_model()
     tokens, context, _, _ = inputs(b=1)
     with torch.no_grad():
-        enc, mask = model.encode(tokens, context)
+        conditioning = model.encode(tokens, context)
         ref = torch.randn(1, 256, 128, generator=torch.Generator().manual_seed(9))
-        eps = model.predict_eps(ref, 0.5, enc, mask)
-        torch.testing.assert_close(eps, model.predict_eps(ref, torch.tensor([0.5]), enc, mask))
+        eps = model.predict_eps(ref, 0.5, conditioning)
+        torch.testing.assert_close(eps, model.predict_eps(ref, torch.tensor([0.5]), conditioning))

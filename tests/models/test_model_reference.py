@@ -41,7 +41,8 @@ def test_config_read_from_hub_layout(model):
 
 @torch.no_grad()
 def test_encoders_match(model, cases):
-    enc, mask = model.encode(cases["tokens"], context=cases["context"], trim=False)
+    conditioning = model.encode(cases["tokens"], context=cases["context"], trim=False)
+    enc, mask = conditioning.keys, conditioning.mask
     n = cases["tokens"].shape[1]
     assert torch.equal(mask[:, :n], cases["notes_mask"])
     assert mask[:, n:].all() and mask.shape == (2, n + 256)
@@ -49,7 +50,7 @@ def test_encoders_match(model, cases):
     assert rel_err(enc[:, :160][valid], cases["notes_enc"][valid]) < 1e-4
     assert rel_err(enc[:, n:], cases["context_enc"]) < 1e-4
 
-    _, mask0 = model.encode(cases["tokens"], context=None, trim=False)
+    mask0 = model.encode(cases["tokens"], context=None, trim=False).mask
     assert torch.equal(mask0[:, :n], cases["notes_mask"]) and not mask0[:, n:].any()
 
 
@@ -58,14 +59,14 @@ def test_encoders_match(model, cases):
 @torch.no_grad()
 def test_decoder_matches(model, cases, t_name, tol, trim):
     x, t, tokens = cases["x_t"], cases[f"t_{t_name}"], cases["tokens"]
-    enc, mask = model.encode(tokens, context=cases["context"], trim=trim)
-    assert rel_err(model.predict_eps(x, t, enc, mask), cases[f"eps_ctx_{t_name}"]) < tol
-    enc0, mask0 = model.encode(tokens, context=None, trim=trim)
-    assert rel_err(model.predict_eps(x, t, enc0, mask0), cases[f"eps_noctx_{t_name}"]) < tol
+    conditioning = model.encode(tokens, context=cases["context"], trim=trim)
+    assert rel_err(model.predict_eps(x, t, conditioning), cases[f"eps_ctx_{t_name}"]) < tol
+    no_context = model.encode(tokens, context=None, trim=trim)
+    assert rel_err(model.predict_eps(x, t, no_context), cases[f"eps_noctx_{t_name}"]) < tol
     # official unconditional pass: encodings and masks zeroed
-    eps_u = model.predict_eps(x, t, enc * 0, mask & False)
+    eps_u = model.predict_eps(x, t, conditioning.unconditional())
     assert rel_err(eps_u, cases[f"eps_uncond_{t_name}"]) < tol
-    eps_u2 = model.predict_eps(x, t, enc, mask, cond=torch.zeros(2, dtype=torch.bool))
+    eps_u2 = model.predict_eps(x, t, conditioning, torch.zeros(2, dtype=torch.bool))
     assert rel_err(eps_u2, cases[f"eps_uncond_{t_name}"]) < tol
 
 
@@ -74,8 +75,7 @@ def test_decoder_matches(model, cases, t_name, tol, trim):
 def test_decoder_matches_with_speed_features(model, cases, t_name, tol):
     """Trimmed memory, cached cross-attention K/V, [cond; uncond] batch: same outputs."""
     x, t = cases["x_t"], cases[f"t_{t_name}"]
-    enc, mask = model.encode(cases["tokens"], context=cases["context"])
-    fn = model.eps_fn(enc, mask)
+    fn = model.eps_fn(model.encode(cases["tokens"], context=cases["context"]))
     cond = torch.tensor([True, True, False, False])
     eps = fn(torch.cat([x, x]), torch.cat([t, t]), cond)
     assert rel_err(eps[:2], cases[f"eps_ctx_{t_name}"]) < tol
@@ -91,8 +91,8 @@ def test_model_without_context_encoder(cases, tmp_path):
     assert not model.config.has_context and model.context_encoder is None
     x, tokens = cases["x_t"], cases["tokens"]
     for t_name, tol in (("zero", 1e-4), ("mid", 1e-3)):
-        enc, mask = model.encode(tokens, context=cases["context"])  # context ignored
-        eps = model.predict_eps(x, cases[f"t_{t_name}"], enc, mask)
+        conditioning = model.encode(tokens, context=cases["context"])  # context ignored
+        eps = model.predict_eps(x, cases[f"t_{t_name}"], conditioning)
         assert rel_err(eps, cases[f"eps_notesonly_{t_name}"]) < tol
 
 
@@ -145,8 +145,8 @@ def test_reduced_precision_pass_against_the_diffusers_reference(cases, precision
         assert reduced.dtype != torch.float32
     errors = []
     for t_name in ("zero", "mid"):
-        enc, mask = reduced.encode(cases["tokens"], context=cases["context"])
-        eps = reduced.predict_eps(cases["x_t"], cases[f"t_{t_name}"], enc, mask)
+        conditioning = reduced.encode(cases["tokens"], context=cases["context"])
+        eps = reduced.predict_eps(cases["x_t"], cases[f"t_{t_name}"], conditioning)
         assert eps.dtype == torch.float32
         errors.append(rel_err(eps, cases[f"eps_ctx_{t_name}"]))
     assert max(errors) < tol, errors

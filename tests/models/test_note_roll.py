@@ -115,12 +115,12 @@ def test_the_decoder_reads_the_roll_of_its_tokens():
     x_t = torch.randn(1, 256, 128, generator=torch.Generator().manual_seed(1))
     t = torch.tensor([0.5])
     with torch.no_grad():
-        enc, mask = model.encode(tokens)
-        assert enc.shape[1] == mask.shape[1] == len(ids) + 256  # trimmed tokens, then frames
-        assert not mask[:, -256:].any()  # frame rows are never attention keys
-        with_roll = model.predict(x_t, t, enc, mask)
+        conditioning = model.encode(tokens)
+        assert conditioning.keys.shape[1] == conditioning.mask.shape[1] == len(ids)  # trimmed
+        assert conditioning.frames.shape == (1, 256, model.config.d_model)  # one row a frame
+        with_roll = model.predict(x_t, t, conditioning)
         model.roll_proj.weight.zero_()
-        without = model.predict(x_t, t, *model.encode(tokens))
+        without = model.predict(x_t, t, model.encode(tokens))
     changed = (with_roll - without).abs().amax(dim=2)[0]  # (256,) per frame
     # Frames 25..49 hold the note. The decoder's self-attention spreads its effect, but it
     # starts in those frames and is largest there.
@@ -135,12 +135,12 @@ def test_unconditional_rows_get_no_roll():
     x_t = torch.randn(2, 256, 128, generator=torch.Generator().manual_seed(2))
     t = torch.tensor([0.4, 0.4])
     with torch.no_grad():
-        enc, mask = model.encode(tokens)
-        memory = model.memory(enc, mask)
-        mixed = model.predict(x_t, t, memory, cond=torch.tensor([True, False]))
-        empty = model.predict(x_t[1:], t[1:], *model.encode(torch.zeros_like(tokens[1:])))
-        full = model.predict(x_t[:1], t[:1], *model.encode(tokens[:1]))
-        guided = cfg(model.eps_fn(enc, mask), 2.0)(x_t, t)
+        conditioning = model.encode(tokens)
+        memory = model.memory(conditioning)
+        mixed = model.predict(x_t, t, memory, torch.tensor([True, False]))
+        empty = model.predict(x_t[1:], t[1:], model.encode(torch.zeros_like(tokens[1:])))
+        full = model.predict(x_t[:1], t[:1], model.encode(tokens[:1]))
+        guided = cfg(model.eps_fn(conditioning), 2.0)(x_t, t)
     torch.testing.assert_close(mixed[1:], empty, atol=1e-5, rtol=1e-4)
     torch.testing.assert_close(mixed[:1], full, atol=1e-5, rtol=1e-4)
     assert torch.isfinite(guided).all() and guided.shape == x_t.shape

@@ -18,15 +18,16 @@ def test_denoise_converts_v_to_epsilon():
     model = _tiny("v")
     x_t = torch.randn(2, 256, 128, generator=torch.Generator().manual_seed(1))
     t = torch.tensor([0.3, 0.9])
-    enc, mask = model.encode(torch.tensor([[5, 6, 1], [7, 1, 0]]))
+    conditioning = model.encode(torch.tensor([[5, 6, 1], [7, 1, 0]]))
     with torch.no_grad():
-        v = model.predict(x_t, t, enc, mask)
-        eps = model.predict_eps(x_t, t, enc, mask)
+        v = model.predict(x_t, t, conditioning)
+        eps = model.predict_eps(x_t, t, conditioning)
     alpha, sigma = (a.float()[:, None, None] for a in alpha_sigma(logsnr_cosine(t)))
     torch.testing.assert_close(eps, sigma * x_t + alpha * v)
     plain = _tiny("epsilon")
     with torch.no_grad():
-        torch.testing.assert_close(plain.predict_eps(x_t, t, enc, mask), plain.predict(x_t, t, enc, mask))
+        torch.testing.assert_close(plain.predict_eps(x_t, t, conditioning),
+                                   plain.predict(x_t, t, conditioning))
 
 
 def test_an_exact_v_predictor_samples_its_data_point():
@@ -54,8 +55,9 @@ def test_training_loss_of_a_v_model_is_l1_to_the_v_target():
     batch = {"tokens": torch.tensor([[5, 6, 1]]), "target": torch.rand(1, 256, 128) * 2 - 1}
     loss = module.loss(module.model, batch, torch.Generator().manual_seed(4))
     x_t, t, eps = diffusion_inputs(batch["target"], torch.Generator().manual_seed(4))
-    enc, mask = module.model.encode(batch["tokens"])
-    want = (module.model.predict(x_t, t, enc, mask) - v_target(batch["target"], t, eps)).abs().mean()
+    conditioning = module.model.encode(batch["tokens"])
+    want = (module.model.predict(x_t, t, conditioning)
+            - v_target(batch["target"], t, eps)).abs().mean()
     torch.testing.assert_close(loss, want)
 
 

@@ -34,8 +34,7 @@ def cases(name: str) -> dict[str, torch.Tensor]:
 
 @torch.no_grad()
 def eps_of(model: SpectrogramDiffusion, z: dict[str, torch.Tensor]) -> torch.Tensor:
-    encodings, mask = model.encode(z["tokens"], z.get("context"))
-    return model.predict_eps(z["x_t"], z["t"], encodings, mask)
+    return model.predict_eps(z["x_t"], z["t"], model.encode(z["tokens"], z.get("context")))
 
 
 def test_every_key_is_mapped_and_every_weight_is_used():

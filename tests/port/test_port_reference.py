@@ -69,7 +69,7 @@ def test_encoders_match(diffusion):
         ctx = z["context"]
         close(dec.input_proj(ctx) + dec.position_table[: ctx.shape[1]], z["context_encoder_in"],
               "context_encoder_in")
-        encodings, _ = model.encode(tokens, ctx)
+        encodings = model.encode(tokens, ctx).keys
         close(encodings[:, tokens.shape[1]:], z["context_encoder_out"], "context_encoder_out")
 
 
@@ -86,19 +86,19 @@ def test_decoder_eps_with_and_without_condition(diffusion):
     _, model, z = diffusion
     dec = model.decoder
     close(dec.input_proj(z["x_t"]) + dec.position_table[:100], z["decoder_in"], "decoder_in")
-    encodings, mask = model.encode(z["tokens"], z.get("context"))
-    eps = model.predict_eps(z["x_t"], z["t"], encodings, mask)
+    conditioning = model.encode(z["tokens"], z.get("context"))
+    eps = model.predict_eps(z["x_t"], z["t"], conditioning)
     close(eps, z["eps"], "eps")
-    uncond = model.predict_eps(z["x_t"], z["t"], encodings, mask, cond=torch.tensor([False, False]))
+    uncond = model.predict_eps(z["x_t"], z["t"], conditioning, torch.tensor([False, False]))
     close(uncond, z["eps_uncond"], "eps_uncond")
-    mixed = model.predict_eps(z["x_t"], z["t"], encodings, mask, cond=torch.tensor([True, False]))
+    mixed = model.predict_eps(z["x_t"], z["t"], conditioning, torch.tensor([True, False]))
     close(mixed[0], z["eps"][0], "mixed cond row")
     close(mixed[1], z["eps_uncond"][1], "mixed uncond row")
     # the decoder output before linear_out
     captured = {}
     hook = dec.final_norm.register_forward_hook(lambda m, i, o: captured.setdefault("y", o))
     try:
-        model.predict_eps(z["x_t"], z["t"], encodings, mask)
+        model.predict_eps(z["x_t"], z["t"], conditioning)
     finally:
         hook.remove()
     close(captured["y"], z["decoder_out"], "decoder_out")

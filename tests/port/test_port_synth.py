@@ -76,8 +76,8 @@ def test_segments_chain_the_previous_output_as_context(midi):
     generator = torch.Generator().manual_seed(3)
     context = None
     for segment, mel in zip(segments, mels):
-        enc, mask = model.encode(torch.from_numpy(segment)[None], context)
-        x = sample(cfg(model.eps_fn(enc, mask), 2.0), (1, 256, 128), "ddim", 2,
+        conditioning = model.encode(torch.from_numpy(segment)[None], context)
+        x = sample(cfg(model.eps_fn(conditioning), 2.0), (1, 256, 128), "ddim", 2,
                    generator=generator).clamp(-1, 1)
         torch.testing.assert_close(mel, model.unscale(x)[0])
         context = x
@@ -109,10 +109,10 @@ def test_first_segment_context_is_scaled_silence():
     expected = (np.float32(np.log(1e-5)) - np.float32(lo)) / (np.float32(hi) - np.float32(lo))
     torch.testing.assert_close(silence, torch.full_like(silence, float(expected * 2 - 1)))
     tokens = torch.tensor([[644, 645, 643, 572, 100, 642, 572]])
-    implicit, mask = model.encode(tokens)
-    explicit, _ = model.encode(tokens, silence[:1])
-    assert implicit.shape == (1, 7 + 257, 24) and mask.all()
-    assert torch.equal(implicit, explicit)
+    implicit = model.encode(tokens)
+    explicit = model.encode(tokens, silence[:1])
+    assert implicit.keys.shape == (1, 7 + 257, 24) and implicit.mask.all()
+    assert torch.equal(implicit.keys, explicit.keys)
 
 
 @torch.no_grad()

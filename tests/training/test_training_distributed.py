@@ -9,9 +9,12 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import torch
 from conftest import TINY, child_env, data_config
 from test_training_fit import fit_losses
+
+pytestmark = pytest.mark.integration
 
 
 def specdiff(cwd: Path, *args: str) -> subprocess.Popen:

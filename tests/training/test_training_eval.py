@@ -15,8 +15,9 @@ from conftest import REPO
 from specdiff.cli import main
 
 SOUNDFONT = Path("/usr/share/sounds/sf2/TimGM6mb.sf2")
-pytestmark = pytest.mark.skipif(shutil.which("fluidsynth") is None or not SOUNDFONT.is_file(),
-                                reason="needs the fluidsynth CLI and TimGM6mb")
+pytestmark = [pytest.mark.integration,
+              pytest.mark.skipif(shutil.which("fluidsynth") is None or not SOUNDFONT.is_file(),
+                                 reason="needs the fluidsynth CLI and TimGM6mb")]
 
 
 @pytest.fixture(scope="module")

@@ -65,11 +65,11 @@ def test_training_on_the_guide_moves_attention_to_the_notes_time():
 
     def guide() -> float:
         with torch.no_grad(), capture_cross_attention_queries(model) as captured:
-            enc, mask = model.encode(fixed["tokens"])
-            model.predict(torch.randn(4, 64, 128), torch.full((4,), 0.5), enc, mask)
+            conditioning = model.encode(fixed["tokens"])
+            model.predict(torch.randn(4, 64, 128), torch.full((4,), 0.5), conditioning)
             return float(guided_attention_loss(model, captured["queries"],
-                                               model.memory(enc, mask), mask, fixed["tokens"],
-                                               width=4.0))
+                                               model.memory(conditioning), conditioning.mask,
+                                               fixed["tokens"], width=4.0))
 
     before = guide()
     module.hparams.guided_attention_width = 4.0
@@ -89,8 +89,8 @@ def test_the_guide_is_off_by_default_and_rows_without_notes_cost_nothing():
     model = module.model
     tokens = torch.zeros(2, 8, dtype=torch.long)
     with capture_cross_attention_queries(model) as captured:
-        enc, mask = model.encode(tokens)
-        model.predict(torch.randn(2, 64, 128), torch.full((2,), 0.5), enc, mask)
-    loss = guided_attention_loss(model, captured["queries"], model.memory(enc, mask), mask,
-                                 tokens, width=4.0)
+        conditioning = model.encode(tokens)
+        model.predict(torch.randn(2, 64, 128), torch.full((2,), 0.5), conditioning)
+    loss = guided_attention_loss(model, captured["queries"], model.memory(conditioning),
+                                 conditioning.mask, tokens, width=4.0)
     assert float(loss) == 0.0

@@ -27,9 +27,9 @@ def sample_l1(model, sample) -> float:
 
     model.eval()
     with torch.no_grad():
-        enc, mask = model.encode(sample["tokens"][None], sample["context"][None],
-                                 sample["context_mask"][None])
-        x = run_sampler(model.eps_fn(enc, mask), (1, FRAMES, 128), "dpmpp_2m", 20,
+        conditioning = model.encode(sample["tokens"][None], sample["context"][None],
+                                    sample["context_mask"][None])
+        x = run_sampler(model.eps_fn(conditioning), (1, FRAMES, 128), "dpmpp_2m", 20,
                         generator=torch.Generator().manual_seed(1))
     return float((unscale_mel(x.clamp(-1, 1)) - unscale_mel(sample["target"][None])).abs().mean())
 

@@ -173,8 +173,8 @@ def test_a_note_roll_model_starts_from_weights_without_the_roll(tmp_path):
     tokens = torch.tensor([[1000, 4, 1100, 300, 1]])  # any ids: the roll adds zero either way
     x_t = torch.randn(1, 256, 128, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
-        expected = first.model.eval().predict(x_t, torch.tensor([0.5]), *first.model.encode(tokens))
-        got = second.model.eval().predict(x_t, torch.tensor([0.5]), *second.model.encode(tokens))
+        expected = first.model.eval().predict(x_t, torch.tensor([0.5]), first.model.encode(tokens))
+        got = second.model.eval().predict(x_t, torch.tensor([0.5]), second.model.encode(tokens))
     torch.testing.assert_close(got, expected)
 
 
@@ -201,8 +201,8 @@ def test_a_gaps_model_starts_from_a_roll_without_them(tmp_path):
     tokens = torch.tensor([[1000, 4, 1100, 300, 1]])  # a note, then a long gap
     x_t = torch.randn(1, 256, 128, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
-        expected = first.model.eval().predict(x_t, torch.tensor([0.5]), *first.model.encode(tokens))
-        got = second.model.eval().predict(x_t, torch.tensor([0.5]), *second.model.encode(tokens))
+        expected = first.model.eval().predict(x_t, torch.tensor([0.5]), first.model.encode(tokens))
+        got = second.model.eval().predict(x_t, torch.tensor([0.5]), second.model.encode(tokens))
     torch.testing.assert_close(got, expected)
     with pytest.raises(SpecdiffError, match="note_roll_gaps"):
         DiffusionModule(size="tiny", model_overrides={"note_roll_gaps": True})
