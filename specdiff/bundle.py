@@ -107,3 +107,26 @@ class SynthesisSettings:
                                 "newer specdiff?)")
         return cls(**values)
 
+
+QUALITIES = ("draft", "default", "best")
+"""Presets for people (``specdiff synth --quality``), relative to a bundle's own settings."""
+DRAFT_INTERVAL = (0.1, 1.0)
+"""The draft preset's guidance interval: no unconditional pass below t = 0.1, where guidance
+changed nothing measurable on validation pieces (BENCHMARKS.md, sampling settings)."""
+
+
+def with_quality(settings: SynthesisSettings, quality: str) -> SynthesisSettings:
+    """``settings`` under a preset: ``default`` keeps them; ``draft`` takes half the steps (at
+    least 6) with guidance only above t = 0.1 and the device's fastest precision (``auto``);
+    ``best`` is the paper's recipe: 1000 ancestral DDPM steps, guidance at every step, float32.
+    """
+    if quality == "default":
+        return settings
+    if quality == "draft":
+        steps = settings.steps if settings.steps is not None else 20
+        return dataclasses.replace(settings, steps=max(6, steps // 2),
+                                   guidance_interval=DRAFT_INTERVAL, precision="auto")
+    if quality == "best":
+        return dataclasses.replace(settings, sampler="ddpm", steps=1000, guidance_interval=None,
+                                   precision="fp32")
+    raise SpecdiffError(f"quality {quality!r}: expected one of {list(QUALITIES)}")

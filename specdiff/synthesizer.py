@@ -22,7 +22,7 @@ from torch import nn
 
 from specdiff.audio import SAMPLE_RATE, AudioFileWriter, WavStreamWriter
 from specdiff.audio.io import soft_clip
-from specdiff.bundle import SynthesisSettings
+from specdiff.bundle import SynthesisSettings, with_quality
 from specdiff.checkpoints import DIFFUSION, Checkpoint, read_checkpoint, write_specdiff
 from specdiff.errors import SpecdiffError
 from specdiff.models.builder import build_model
@@ -107,14 +107,18 @@ class Synthesizer(nn.Module):
     def from_pretrained(cls, source: str | os.PathLike | None = None, *,
                         device: str | torch.device | None = None, local_files_only: bool = False,
                         port_config: Any = None, vocoder: Vocoder | str | None = None,
-                        precision: str | None = None) -> Synthesizer:
+                        precision: str | None = None, quality: str = "default"
+                        ) -> Synthesizer:
         """Load a bundle: our ``.safetensors`` file or bundle folder, a diffusers-layout folder,
         a hub id or the port's ``.ckpt`` (with ``port_config``, see
         `specdiff.checkpoints.read_checkpoint`); None is the built-in model.
 
         Args:
             vocoder: replace the bundle's vocoder (a ``Vocoder`` or what ``load_vocoder`` takes).
-            precision: replace the bundle's precision (``auto``, ``fp32``, ``bf16``, ``fp16``).
+            precision: replace the bundle's precision (``auto``, ``fp32``, ``bf16``, ``fp16``,
+                ``int8``).
+            quality: ``draft``, ``default`` (the bundle's settings) or ``best``
+                (`specdiff.bundle.with_quality`), applied before ``precision``.
 
         Raises:
             SpecdiffError: a bad checkpoint, or the built-in one missing from the install.
@@ -128,7 +132,8 @@ class Synthesizer(nn.Module):
             source = BUILTIN_MODEL
         checkpoint = read_checkpoint(source, local_files_only=local_files_only,
                                      port_config=port_config)
-        checkpoint.settings = checkpoint.settings.override(precision=precision)
+        settings = with_quality(checkpoint.settings, quality)
+        checkpoint.settings = settings.override(precision=precision)
         return cls.from_checkpoint(checkpoint, device=device, vocoder=vocoder)
 
     @classmethod

@@ -40,6 +40,9 @@ def register(subparsers) -> None:
                    help=f"comma list from {','.join(METRICS)}; 'auto' = all that are available")
     p.add_argument("--vggish-weights", type=Path,
                    help="torchvggish state dict (.pth); default $SPECDIFF_VGGISH_WEIGHTS")
+    p.add_argument("--download-vggish", action="store_true",
+                   help="download the VGGish weights once into the user cache (checksum-verified)"
+                        " when no --vggish-weights are given")
     p.add_argument("--trill-model", type=Path,
                    help="TRILL TF SavedModel folder; default $SPECDIFF_TRILL_MODEL")
     p.add_argument("--ref-name", default="ground truth",
@@ -96,18 +99,22 @@ def run(args: argparse.Namespace) -> int:
         VGGishEmbedder,
         evaluate_systems,
     )
-    from specdiff.evaluation.vggish import VGGISH_WEIGHTS_URL
+    from specdiff.evaluation.vggish import VGGISH_WEIGHTS_URL, cache_dir
 
     systems = _systems(args)
     wanted, explicit = _wanted(args)
     skipped: list[str] = []
     embedders = []
     if "vggish" in wanted:
-        if explicit or args.vggish_weights or os.environ.get("SPECDIFF_VGGISH_WEIGHTS"):
-            embedders.append(VGGishEmbedder.from_file(args.vggish_weights))
+        cached = (cache_dir() / Path(VGGISH_WEIGHTS_URL).name).is_file()
+        if (explicit or args.vggish_weights or args.download_vggish or cached
+                or os.environ.get("SPECDIFF_VGGISH_WEIGHTS")):
+            embedders.append(VGGishEmbedder.from_file(args.vggish_weights,
+                                                      download=args.download_vggish))
         else:
-            skipped.append(f"VGGish skipped: no weights; download {VGGISH_WEIGHTS_URL} and "
-                           "give --vggish-weights PATH (or $SPECDIFF_VGGISH_WEIGHTS)")  # fmt: skip
+            skipped.append("VGGish skipped: no weights; --download-vggish fetches them once "
+                           f"from {VGGISH_WEIGHTS_URL}, or give --vggish-weights PATH (or "
+                           "$SPECDIFF_VGGISH_WEIGHTS)")  # fmt: skip
     if "trill" in wanted:
         if explicit or args.trill_model or os.environ.get("SPECDIFF_TRILL_MODEL"):
             embedders.append(TrillEmbedder.from_dir(args.trill_model))

@@ -2,7 +2,9 @@
 
 The TF-Hub model the paper used returns the raw 128-d ``fc2`` output (no ReLU, no PCA); the
 ``torchvggish`` port ends with a ReLU, which is dropped here so the outputs match the TF model.
-Nothing here downloads: the weights are a local state-dict file.
+The weights are a local state-dict file: given by path, by $SPECDIFF_VGGISH_WEIGHTS, or
+downloaded once into the user cache by `download_vggish_weights` (checksum-verified); nothing is
+downloaded unless asked.
 """
 
 from __future__ import annotations
@@ -64,14 +66,68 @@ def build_vggish_network() -> nn.Module:
     return net.eval()
 
 
-def resolve_vggish_weights(path: str | os.PathLike | None = None) -> Path:
-    """The weights file from ``path`` or $SPECDIFF_VGGISH_WEIGHTS; a SpecdiffError if missing."""
+def cache_dir() -> Path:
+    """Where downloaded weights are kept: $XDG_CACHE_HOME/specdiff (default ~/.cache/specdiff)."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "specdiff"
+
+
+def download_vggish_weights(url: str = VGGISH_WEIGHTS_URL, sha256_prefix: str | None = None,
+                            directory: str | os.PathLike | None = None) -> Path:
+    """The weights file at ``url``, downloaded once into ``directory`` (default `cache_dir`).
+
+    The SHA-256 of the download must start with ``sha256_prefix`` (default: the hex digits after
+    the last '-' of the file name, torch.hub's convention: ``vggish-10086976.pth``). A download
+    that fails or does not match leaves nothing behind.
+
+    Raises:
+        SpecdiffError: no network, a bad URL, or a checksum mismatch.
+    """
+    import urllib.request
+    from urllib.parse import urlparse
+
+    name = Path(urlparse(url).path).name
+    if sha256_prefix is None:
+        sha256_prefix = name.rsplit("-", 1)[-1].split(".")[0]
+    target = Path(directory or cache_dir()) / name
+    if target.is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(name + ".partial")
+    digest = hashlib.sha256()
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response, open(partial, "wb") as out:
+            for block in iter(lambda: response.read(1 << 20), b""):
+                digest.update(block)
+                out.write(block)
+    except (OSError, ValueError) as error:
+        partial.unlink(missing_ok=True)
+        raise SpecdiffError(f"cannot download the VGGish weights from {url} ({error}); without "
+                            "network, download the file elsewhere and pass its path with "
+                            f"--vggish-weights or ${VGGISH_WEIGHTS_ENV}") from None
+    if not digest.hexdigest().startswith(sha256_prefix):
+        partial.unlink(missing_ok=True)
+        raise SpecdiffError(f"{url}: the download's SHA-256 {digest.hexdigest()[:16]}... does not "
+                            f"start with {sha256_prefix}; nothing was kept")
+    partial.replace(target)
+    return target
+
+
+def resolve_vggish_weights(path: str | os.PathLike | None = None, download: bool = False
+                           ) -> Path:
+    """The weights file: ``path``, $SPECDIFF_VGGISH_WEIGHTS, or the user cache (downloading it
+    there first when ``download``); a SpecdiffError if none is found."""
     chosen = path or os.environ.get(VGGISH_WEIGHTS_ENV)
     how = (
-        f"download the torchvggish state dict once from {VGGISH_WEIGHTS_URL} and pass its "
-        f"path with --vggish-weights or ${VGGISH_WEIGHTS_ENV}"
+        f"pass --download-vggish to fetch them once from {VGGISH_WEIGHTS_URL} into "
+        f"{cache_dir()}, or give a local copy with --vggish-weights or ${VGGISH_WEIGHTS_ENV}"
     )
     if not chosen:
+        cached = cache_dir() / Path(VGGISH_WEIGHTS_URL).name
+        if cached.is_file():
+            return cached
+        if download:
+            return download_vggish_weights()
         raise SpecdiffError(f"VGGish weights not given: {how}")
     chosen = Path(chosen).expanduser()
     if not chosen.is_file():
@@ -104,9 +160,11 @@ class VGGishEmbedder:
         self.batch_size = batch_size
 
     @classmethod
-    def from_file(cls, path: str | os.PathLike | None = None, **kwargs) -> "VGGishEmbedder":
-        """Load a torchvggish state dict (``weights_only=True``) from ``path`` or the env var."""
-        weights = resolve_vggish_weights(path)
+    def from_file(cls, path: str | os.PathLike | None = None, download: bool = False,
+                  **kwargs) -> "VGGishEmbedder":
+        """Load a torchvggish state dict (``weights_only=True``) from ``path``, the env var or
+        the user cache (see `resolve_vggish_weights`)."""
+        weights = resolve_vggish_weights(path, download)
         try:
             state = torch.load(weights, map_location="cpu", weights_only=True)
         except Exception as error:

@@ -70,7 +70,9 @@ class Counting:
         return call
 
 
-def test_eval_command_writes_table_and_files(folders, tmp_path, capsys):
+def test_eval_command_writes_table_and_files(folders, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # no cached VGGish weights
+    monkeypatch.delenv("SPECDIFF_VGGISH_WEIGHTS", raising=False)
     out = tmp_path / "out"
     status = main([
         "eval", str(folders / "encoded"), str(folders / "ref"), "--system", "ground truth encoded",

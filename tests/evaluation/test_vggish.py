@@ -1,6 +1,8 @@
 """VGGish: the published framing (0.96 s windows and hop at 16 kHz) with a fixed random-weight
 network, the official preprocessing, weight-file errors, and reconstruction distance on audio."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -85,6 +87,7 @@ def test_reconstruction_distance_zero_for_identical_and_grows_with_noise(vggish)
 
 def test_missing_weights_say_how_to_get_them(tmp_path, monkeypatch):
     monkeypatch.delenv("SPECDIFF_VGGISH_WEIGHTS", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # an empty user cache
     with pytest.raises(SpecdiffError, match="torchvggish/releases"):
         VGGishEmbedder.from_file(None)
     with pytest.raises(SpecdiffError, match="not found") as info:
@@ -99,6 +102,40 @@ def test_missing_weights_say_how_to_get_them(tmp_path, monkeypatch):
     garbage.write_bytes(b"not a checkpoint")
     with pytest.raises(SpecdiffError, match="garbage.pth: not a readable"):
         VGGishEmbedder.from_file(garbage)
+
+
+def test_weights_download_once_into_the_cache_and_are_checksum_verified(tmp_path,
+                                                                         monkeypatch):
+    """A file:// URL stands in for the release: the real download code runs on local data."""
+    import hashlib
+
+    from specdiff.evaluation.vggish import download_vggish_weights, resolve_vggish_weights
+
+    payload = b"vggish weights stand-in"
+    prefix = hashlib.sha256(payload).hexdigest()[:8]
+    release = tmp_path / "release"
+    release.mkdir()
+    source = release / f"vggish-{prefix}.pth"
+    source.write_bytes(payload)
+    cache = tmp_path / "cache"
+    got = download_vggish_weights(source.as_uri(), directory=cache)
+    assert got == cache / source.name and got.read_bytes() == payload
+    source.unlink()  # the second call uses the cache and does not download
+    assert download_vggish_weights(source.as_uri(), directory=cache) == got
+    bad = release / "vggish-00000000.pth"
+    bad.write_bytes(payload)
+    with pytest.raises(SpecdiffError, match="does not start with 00000000; nothing was kept"):
+        download_vggish_weights(bad.as_uri(), directory=cache)
+    assert sorted(p.name for p in cache.iterdir()) == [got.name]
+    with pytest.raises(SpecdiffError, match="cannot download the VGGish weights"):
+        download_vggish_weights((release / "gone-12345678.pth").as_uri(), directory=cache)
+    # resolution: a cached copy of the release file is found without any flag
+    monkeypatch.delenv("SPECDIFF_VGGISH_WEIGHTS", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    cached = tmp_path / "xdg" / "specdiff" / Path(VGGISH_WEIGHTS_URL).name
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(payload)
+    assert resolve_vggish_weights() == cached
 
 
 @pytest.mark.slow  # writes and reads the 288 MB state dict
