@@ -2,7 +2,7 @@
 
 One thread, batch ``--batch`` real training windows (with context) from a ``specdiff prepare``
 cache, forward + backward + AdamW step, ``--repeats`` steps per setting (the first is warm-up);
-prints the best and the median. Dropout is 0 (as in configs/default_cpu.yaml); ``--dropout 0.1``
+prints the best and the median. Dropout is 0 (as in configs/builtin_stage1.yaml); ``--dropout 0.1``
 shows what attention dropout costs.
 
     python benchmarks/default_size.py --cache /work/corpus/cache [--sizes d128x3 d256x4]

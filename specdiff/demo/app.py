@@ -82,6 +82,7 @@ def build_app(
         vocoder: replaces the bundle's vocoder (``None``: the bundle's).
         device: torch device for synthesis (``None``: where the model is).
     """
+    from specdiff.bundle import with_quality
     from specdiff.synthesizer import load_synthesizer
 
     gr = import_gradio()
@@ -120,6 +121,13 @@ def build_app(
     def on_sampler(name: str) -> Any:
         return gr.Slider(value=min(samplers.get(name, 1), limits.max_steps))
 
+    def on_quality(name: str) -> list[Any]:
+        preset = with_quality(model.settings, name)
+        n_steps = preset.steps if preset.steps is not None else samplers.get(preset.sampler, 1)
+        return [gr.Dropdown(value=preset.sampler),
+                gr.Slider(value=min(int(n_steps), limits.max_steps)),
+                gr.Slider(value=preset.guidance)]
+
     tracker = gr.Progress(track_tqdm=True)
 
     def on_render(values: dict, progress: Any = tracker) -> list[Any]:
@@ -127,6 +135,7 @@ def build_app(
         # positional: gradio mirrors the pipeline's tqdm bar only for a positional Progress.
         current = values[state]
         name, n_steps, weight = values[sampler], int(values[steps]), float(values[guidance])
+        preset = values[quality]
         seed_value = int(values[seed] or 0)
         if not current:
             return [None, None, None, "**Error:** upload a MIDI file (or pick an example) first."]
@@ -138,7 +147,7 @@ def build_app(
                        if new is not None}
             sequence = reassign_instruments(current["sequence"], mapping)
             settings = RenderSettings(sampler=name, steps=n_steps, guidance=weight,
-                                      seed=seed_value)
+                                      seed=seed_value, quality=preset)
             out = dirs.new()
             result = synthesize_notes(sequence, model, settings, out / f"{current['stem']}.wav")
             progress(0.99, desc="Drawing the figure")
@@ -180,6 +189,10 @@ def build_app(
                     for i in range(MAX_TRACKS)
                 ]
                 with gr.Accordion("Sampler", open=True):
+                    quality = gr.Radio(["draft", "default", "best"], value="default",
+                                       label="Quality", elem_id="quality",
+                                       info="draft: half the steps, fastest; best: the paper's "
+                                            "1000 steps, slowest")
                     sampler = gr.Dropdown(list(samplers), value=first_sampler, label="Sampler",
                                           elem_id="sampler")
                     steps = gr.Slider(1, limits.max_steps,
@@ -201,7 +214,9 @@ def build_app(
         upload.change(on_upload, inputs=[upload], outputs=[status, table, state, *menus],
                       concurrency_limit=4, concurrency_id="upload")
         sampler.change(on_sampler, inputs=[sampler], outputs=[steps], queue=False)
-        render.click(on_render, inputs={state, sampler, steps, guidance, seed, *menus},
+        quality.change(on_quality, inputs=[quality], outputs=[sampler, steps, guidance],
+                       queue=False)
+        render.click(on_render, inputs={state, quality, sampler, steps, guidance, seed, *menus},
                      outputs=[audio, downloads, figure, status], concurrency_limit=1,
                      concurrency_id="render", api_name="render")
     app.queue(default_concurrency_limit=1, max_size=limits.max_queue)

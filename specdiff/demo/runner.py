@@ -17,7 +17,8 @@ import numpy as np
 
 @dataclasses.dataclass(frozen=True)
 class RenderSettings:
-    """Sampler settings chosen in the page (``None`` leaves the bundle's default).
+    """Sampler settings chosen in the page (``None`` leaves the bundle's default; ``quality`` a
+    preset, `specdiff.bundle.with_quality`, under the explicit fields).
 
     ``vocoder`` is anything the pipeline takes: a name ("griffin-lim"), an ONNX file or a
     ``specdiff.vocoders.Vocoder``.
@@ -27,6 +28,7 @@ class RenderSettings:
     steps: int | None = None
     guidance: float | None = None
     seed: int = 0
+    quality: str = "default"
     vocoder: Any = None
     device: str | None = None
 
@@ -100,8 +102,12 @@ def synthesize_notes(
     from specdiff.audio import HOP_LENGTH
     from specdiff.synthesizer import synthesize_to_file
 
+    from specdiff.bundle import with_quality
+
     wav = Path(wav)
     options: dict[str, Any] = {"seed": int(settings.seed), "progress": True}
+    if settings.quality != "default" and hasattr(model, "settings"):  # its guidance interval
+        options["settings"] = with_quality(model.settings, settings.quality)
     for name in ("sampler", "steps", "guidance", "vocoder", "device"):
         if getattr(settings, name) is not None:
             options[name] = getattr(settings, name)
