@@ -13,7 +13,8 @@ Metrics against the original / the input MIDI:
   originals ("Frechet mel distance"; a distribution score, unlike the paired L1).
 
     python benchmarks/quality.py --corpus /work/corpus/rendered [--files 12] [--seconds 10.24]
-        [--model default] [--ddpm-files 4] [--systems original,gt-specdiff,gt-griffin-lim,model-20]
+        [--model default] [--ddpm-files 4] [--systems original,gt-specdiff,gt-griffin-lim,model]
+        [--sweep dpmpp_2m:20:0-1 dpmpp_2m:6:0.1-1::int8 ...]
         [--plot-dir docs/quality] [--json results.json]
 """
 
@@ -47,10 +48,10 @@ from specdiff.evaluation import (
 from specdiff.evaluation.frechet import frechet_distance, gaussian_stats
 from specdiff.vocoders import GriffinLim, load_vocoder
 
-SYSTEMS = ("original", "gt-specdiff", "gt-griffin-lim", "model-20", "model-1000")
+SYSTEMS = ("original", "gt-specdiff", "gt-griffin-lim", "model", "model-1000")
 LABELS = {"original": "original (FluidSynth)", "gt-specdiff": "ground truth encoded, specdiff vocoder",
-          "gt-griffin-lim": "ground truth encoded, Griffin-Lim", "model-20": "model, DPM++ 2M 20 steps",
-          "model-1000": "model, DDPM 1000 steps"}
+          "gt-griffin-lim": "ground truth encoded, Griffin-Lim", "model": "model, its bundle's settings",
+          "model-1000": "model, DDPM 1000 steps, guidance at every step"}
 
 
 def held_out_files(corpus: Path, split: str, count: int) -> list[dict]:
@@ -114,6 +115,7 @@ def main() -> int:
     p.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = p.parse_args()
 
+    from specdiff.bundle import with_quality
     from specdiff.synthesizer import Synthesizer
 
     torch.set_num_threads(args.threads)
@@ -174,10 +176,12 @@ def main() -> int:
                 out, _ = chosen.synthesize(notes, settings=settings, seed=index, progress=None,
                                            tail_seconds=0.0)
             else:
-                sampler = ("dpmpp_2m", 20) if system == "model-20" else ("ddpm", 1000)
-                out, _ = synthesizer().synthesize(notes, sampler=sampler[0], steps=sampler[1],
-                                                  guidance=args.guidance, seed=index,
-                                                  progress=None, tail_seconds=0.0)
+                chosen = synthesizer()
+                settings = chosen.settings.override(guidance=args.guidance)
+                if system == "model-1000":  # the paper's sampler: guidance at every step
+                    settings = with_quality(settings, "best")
+                out, _ = chosen.synthesize(notes, settings=settings, seed=index, progress=None,
+                                           tail_seconds=0.0)
             times[system] += time.perf_counter() - start
             total_seconds[system] += n / SAMPLE_RATE
             out = np.pad(out[:n], (0, max(0, n - len(out))))
@@ -195,7 +199,7 @@ def main() -> int:
             flush=True)
         if args.plot_dir is not None and index < 2:
             shown = {f"{LABELS[s]} ({entry['id']})": np.asarray(mels[s])
-                     for s in ("original", "gt-specdiff", "model-20") if s in mels}
+                     for s in ("original", "gt-specdiff", "model") if s in mels}
             args.plot_dir.mkdir(parents=True, exist_ok=True)
             render_figure(notes, shown, args.plot_dir / f"quality_{index}.png")
 
@@ -228,7 +232,7 @@ def main() -> int:
               " (target >= 0.9)", end="")
         if f1.get("gt-griffin-lim") is not None:
             print(f"; Griffin-Lim / original {f1['gt-griffin-lim'] / f1['original']:.2f}", end="")
-        for system in ("model-20", "model-1000", *sweep):
+        for system in ("model", "model-1000", *sweep):
             if f1.get(system) is not None and f1["gt-specdiff"]:
                 print(f"; {system} / ground truth encoded {f1[system] / f1['gt-specdiff']:.2f}"
                       " (target >= 0.8)", end="")

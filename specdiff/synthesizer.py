@@ -40,7 +40,7 @@ from specdiff.vocoders import Vocoder, load_vocoder
 
 BUILTIN_MODEL = Path(__file__).with_name("assets") / "default_model.safetensors"
 """The bundle used when none is given: a small model trained on a FluidR3-rendered corpus
-(docs/default_model.md), with specdiff's neural vocoder and its own settings."""
+(docs/builtin_model.md), with specdiff's neural vocoder and its own settings."""
 
 AUDIO_STAGES = {"soft_clip": soft_clip}
 

@@ -8,10 +8,21 @@ from torch import nn
 from specdiff.errors import SpecdiffError
 
 
+def _aligned(tensor: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """``tensor`` as ``dtype``, contiguous and 64-byte aligned: as it is when it already is, else
+    a fresh copy. A converter's views (halves of a fused projection) or a memory-mapped file's odd
+    offsets would otherwise take other matmul kernels than the same weights loaded another way,
+    and the audio would differ in the last bits between routes."""
+    if tensor.dtype == dtype and tensor.is_contiguous() and tensor.data_ptr() % 64 == 0:
+        return tensor
+    return tensor.to(dtype, copy=True, memory_format=torch.contiguous_format)
+
+
 def load_strict(model: nn.Module, state: dict[str, torch.Tensor], source: str) -> nn.Module:
     """Load ``state`` (any float dtype, cast to the model's) into ``model``, built on the meta
     device, and return it in eval mode. Missing, unexpected and mis-shaped keys are named; the
-    position tables stay frozen."""
+    position tables stay frozen. ``state`` is consumed (emptied) as it is loaded, so a large
+    checkpoint is never held twice."""
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
@@ -22,12 +33,8 @@ def load_strict(model: nn.Module, state: dict[str, torch.Tensor], source: str) -
                   f"{tuple(expected[bad[0]].shape)}" if bad else
                   f"missing {missing[:5]}, unexpected {unexpected[:5]}")
         raise SpecdiffError(f"{source}: weights do not match the config ({detail})")
-    # Fresh, contiguous, aligned copies: a converter's views (halves of a fused projection) or a
-    # memory-mapped file's odd offsets would take other matmul kernels than the same weights
-    # loaded another way, and the audio would differ in the last bits between routes.
-    model.load_state_dict({k: v.to(expected[k].dtype, copy=True,
-                                   memory_format=torch.contiguous_format)
-                           for k, v in state.items()}, assign=True)
+    loaded = {key: _aligned(state.pop(key), expected[key].dtype) for key in list(state)}
+    model.load_state_dict(loaded, assign=True)
     for name, param in model.named_parameters():
         if name.endswith("position_table"):
             param.requires_grad_(False)

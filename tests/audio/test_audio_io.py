@@ -120,6 +120,9 @@ def test_streaming_writer_is_atomic(tmp_path):
     back, _ = sf.read(path, dtype="float32")
     np.testing.assert_allclose(back, np.concatenate(chunks), atol=1e-4)
     assert writer.frames_written == 3200
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # as open() makes it, not 0600
 
     with pytest.raises(RuntimeError), AudioFileWriter(tmp_path / "fail.wav") as writer:
         writer.write(chunks[0])
