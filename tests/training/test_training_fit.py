@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import pytest
 import torch
 from conftest import REPO, TINY, data_config
 
@@ -81,6 +82,7 @@ def test_export_rejects_a_file_that_is_not_a_training_checkpoint(tmp_path, capsy
     assert "not a specdiff training checkpoint" in capsys.readouterr().err
 
 
+@pytest.mark.integration  # two more Lightning fits; the tiny diffusion fit above stays default
 def test_autoregressive_and_ground_truth_baselines_run_end_to_end(rendered, tmp_path, monkeypatch):
     from specdiff.models.autoregressive import AutoregressiveModel
     from specdiff.training.cli import cli_main
