@@ -2,8 +2,8 @@
 Debian chromium by playwright-core (tests/demo/drive_demo.mjs; `npm ci` in tests/demo installs it,
 with no browser download; `.ci/run` does both).
 
-Set SPECDIFF_DEMO_SCREENSHOT=docs/demo.png to save the page after the render (the README's
-screenshot is made that way).
+Set SPECDIFF_DEMO_SCREENSHOT=docs/demo.png SPECDIFF_DEMO_BUILTIN=1 to save the page after a
+render with the built-in model (the README's screenshot is made that way).
 """
 
 from __future__ import annotations
@@ -23,6 +23,10 @@ import pytest
 HERE = Path(__file__).parent
 EXAMPLE = HERE.parents[1] / "specdiff" / "demo" / "examples" / "quartet.mid"
 CHROMIUM = os.environ.get("SPECDIFF_CHROMIUM", "/usr/bin/chromium")
+# SPECDIFF_DEMO_BUILTIN=1 serves the built-in model at its own steps (for docs/demo.png);
+# by default a tiny random model renders in 2 steps.
+BUILTIN = os.environ.get("SPECDIFF_DEMO_BUILTIN") == "1"
+STEPS = "10" if BUILTIN else "2"
 NODE = shutil.which("node")
 
 
@@ -62,12 +66,15 @@ def server(tmp_path_factory):
     from specdiff.models import SpectrogramDiffusion, model_config
 
     tmp = tmp_path_factory.mktemp("demo")
-    torch.manual_seed(0)
-    model = SpectrogramDiffusion(model_config("tiny")).save_pretrained(tmp / "tiny.safetensors")
     port = _free_port()
     env = dict(os.environ, GRADIO_TEMP_DIR=str(tmp / "gradio"), PYTHONUNBUFFERED="1")
-    command = [sys.executable, "-m", "specdiff", "demo", "--model", str(model), "--port",
-               str(port), "--vocoder", "griffin-lim", "--max-duration", "30"]
+    command = [sys.executable, "-m", "specdiff", "demo", "--port", str(port), "--max-duration",
+               "30"]
+    if not BUILTIN:
+        torch.manual_seed(0)
+        model = SpectrogramDiffusion(model_config("tiny")).save_pretrained(
+            tmp / "tiny.safetensors")
+        command += ["--model", str(model), "--vocoder", "griffin-lim"]
     url = f"http://127.0.0.1:{port}/"
     with open(tmp / "server.log", "w+") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
@@ -159,14 +166,14 @@ def test_non_midi_upload_shows_a_clear_error(server, tmp_path):
 
 def test_upload_reassign_render_listen_and_look(server, tmp_path):
     screenshot = os.environ.get("SPECDIFF_DEMO_SCREENSHOT") or str(tmp_path / "demo.png")
-    report = _drive("render", server, str(EXAMPLE), "Violin", "2", screenshot)
+    report = _drive("render", server, str(EXAMPLE), "Violin", STEPS, screenshot)
     # The track list and the first track's menu describe the upload.
     assert "Electric Bass (finger)" in report["tracks"] and "Drums" in report["tracks"]
     assert report["trackLabel"] == "Track 1: Acoustic Grand Piano (15 notes, A4–G5)"
     # The instrument change took and reached the render.
     assert report["assigned"] == "40 Violin"
     assert "Re-assigned: Acoustic Grand Piano → Violin" in report["status"]
-    assert "2 steps" in report["status"] and "seed 0" in report["status"]
+    assert f"{STEPS} steps" in report["status"] and "seed 0" in report["status"]
     # An audio element with a WAV source, the figure image, WAV and FLAC downloads.
     assert report["audioSrc"] and report["audioSrc"].endswith("/quartet.wav")
     assert report["imageSrc"] and report["imageSrc"].endswith(".png")
