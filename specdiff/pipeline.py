@@ -141,12 +141,13 @@ def generate_mels(
         (256, 128) float32 unscaled natural-log mel per segment, on the CPU.
     """
     from specdiff.codec import pad_segments
-    from specdiff.diffusion import cfg, get_sampler, sample
+    from specdiff.diffusion import SamplerConfig, get_sampler, sample_guided
 
     if not hasattr(model, "eps_fn"):  # an autoregressive model: no sampler, no guidance
         yield from _generate_ar_mels(model, segments, batch_size, progress)
         return
     get_sampler(sampler)  # fail early on an unknown name
+    config = SamplerConfig(sampler, steps, guidance, guidance_interval=guidance_interval)
     device = model.device
     generator = torch.Generator(device=device).manual_seed(seed)
     frames, n_mels = model.config.target_length, model.config.n_mels
@@ -163,15 +164,9 @@ def generate_mels(
             tokens = torch.from_numpy(pad_segments(list(batch), model.config.max_tokens))
             with torch.inference_mode():
                 conditioning = model.encode(tokens.to(device), context)
-                model_fn = cfg(model.eps_fn(conditioning), guidance,
-                               interval=guidance_interval)
-
-                def counted(x, t, _fn=model_fn):
-                    bar.update(1)
-                    return _fn(x, t)
-
-                x = sample(counted, (len(batch), frames, n_mels), sampler=sampler, steps=steps,
-                           generator=generator, device=device)  # (b, T, n_mels) in [-1, 1]
+                x = sample_guided(model.eps_fn(conditioning), (len(batch), frames, n_mels),
+                                  config, generator, device,
+                                  callback=lambda _: bar.update(1))  # (b, T, n_mels), [-1, 1]
                 x = x.float().clamp(-1.0, 1.0)
                 for stage in stages:
                     x = stage(x)

@@ -59,13 +59,15 @@ class SamplerConfig:
 
 def sample_guided(model_fn: Callable[..., Tensor], shape: tuple[int, ...], config: SamplerConfig,
                   generator: torch.Generator | None = None,
-                  device: str | torch.device | None = None) -> Tensor:
+                  device: str | torch.device | None = None,
+                  callback: Callable[[int], None] | None = None) -> Tensor:
     """Draw noise of ``shape`` from ``generator`` and sample with guidance per ``config``.
 
     Args:
         model_fn: conditional model function ``fn(x_t, t, conditional=None) -> eps``, e.g.
             ``SpectrogramDiffusion.eps_fn(model.encode(tokens, context))``.
         shape: (B, T, n_mels) of the sample.
+        callback: called with the step's index after each step (progress).
 
     Returns:
         (B, T, n_mels) float32 sample in the scaled [-1, 1] space.
@@ -73,4 +75,4 @@ def sample_guided(model_fn: Callable[..., Tensor], shape: tuple[int, ...], confi
     guided = cfg(model_fn, config.guidance, batched=config.batched_guidance,
                  interval=config.guidance_interval)
     return sample(guided, shape, config.name, config.steps, generator, device, config.clip_x0,
-                  config.spacing)
+                  config.spacing, callback=callback)

@@ -1,7 +1,7 @@
 """Samplers as pure functions ``sample_x(model_fn, x, ts, generator=None, ...) -> x``.
 
 ``model_fn(x_t, t) -> eps``: x_t (B, ...) and t (B,) float32 continuous time in [0, 1]; it returns
-the predicted noise. ``ts`` is a decreasing time grid (see `time_grid`) from which every step goes
+the predicted noise. ``callback(i)``, if given, is called after step i (progress). ``ts`` is a decreasing time grid (see `time_grid`) from which every step goes
 from ts[i] to ts[i+1]. All randomness comes from ``generator`` (torch.randn on x's device), so a
 sampler is deterministic given the generator's seed. Coefficients are computed in float64.
 """
@@ -18,6 +18,13 @@ from specdiff.diffusion.schedule import (alpha_sigma, alphas_cumprod_squaredcos,
                                          logsnr_cosine, time_grid)
 
 ModelFn = Callable[[Tensor, Tensor], Tensor]
+Callback = Callable[[int], None] | None
+"""Called with the step's index after every step (a progress bar's ``update``)."""
+
+
+def _report(callback: Callback, step: int) -> None:
+    if callback is not None:
+        callback(step)
 
 
 def _randn(x: Tensor, generator: torch.Generator | None) -> Tensor:
@@ -40,7 +47,8 @@ def _x0_eps(model_fn: ModelFn, x: Tensor, t: float, alpha: float, sigma: float,
 
 
 def sample_ddpm(model_fn: ModelFn, x: Tensor, ts: Tensor, generator: torch.Generator | None = None,
-                clip_x0: bool = True, variance: str = "large") -> Tensor:
+                clip_x0: bool = True, variance: str = "large", callback: Callback = None
+                ) -> Tensor:
     """Official ancestral DDPM sampler (Ho et al. 2020, log-SNR form; 1000 steps: time_grid(1000)).
 
     Step t -> s: r = exp(logsnr_t - logsnr_s), mean = r (alpha_s/alpha_t) z + (1 - r) alpha_s x0,
@@ -55,16 +63,18 @@ def sample_ddpm(model_fn: ModelFn, x: Tensor, ts: Tensor, generator: torch.Gener
     for i in range(len(ts) - 1):
         x0, _ = _x0_eps(model_fn, x, float(ts[i]), float(alpha[i]), float(sigma[i]), clip_x0)
         if i == len(ts) - 2 and float(ts[i + 1]) == 0.0:
+            _report(callback, i)
             return x0
         r = torch.exp(lam[i] - lam[i + 1])
         mean = float(r * alpha[i + 1] / alpha[i]) * x + float((1 - r) * alpha[i + 1]) * x0
         var = (1 - r) * (sigma[i] ** 2 if variance == "large" else sigma[i + 1] ** 2)
         x = mean + float(var.sqrt()) * _randn(x, generator)
+        _report(callback, i)
     return x
 
 
 def sample_ddim(model_fn: ModelFn, x: Tensor, ts: Tensor, generator: torch.Generator | None = None,
-                clip_x0: bool = True, eta: float = 0.0) -> Tensor:
+                clip_x0: bool = True, eta: float = 0.0, callback: Callback = None) -> Tensor:
     """DDIM (Song et al. 2021, eq. 12) on the continuous schedule; eta = 0 is deterministic."""
     ts = torch.as_tensor(ts, dtype=torch.float64)
     alpha, sigma = alpha_sigma(logsnr_cosine(ts))
@@ -76,11 +86,13 @@ def sample_ddim(model_fn: ModelFn, x: Tensor, ts: Tensor, generator: torch.Gener
         x = float(alpha[i + 1]) * x0 + float(direction) * eps
         if eta > 0 and float(noise_std) > 0:
             x = x + float(noise_std) * _randn(x, generator)
+        _report(callback, i)
     return x
 
 
 def sample_dpmpp_2m(model_fn: ModelFn, x: Tensor, ts: Tensor,
-                    generator: torch.Generator | None = None, clip_x0: bool = True) -> Tensor:
+                    generator: torch.Generator | None = None, clip_x0: bool = True,
+                    callback: Callback = None) -> Tensor:
     """DPM-Solver++(2M) (Lu et al. 2022, Alg. 2): multistep second order in the data prediction.
 
     With lambda = logsnr / 2 and h = lambda_s - lambda_t:
@@ -104,11 +116,13 @@ def sample_dpmpp_2m(model_fn: ModelFn, x: Tensor, ts: Tensor,
             d = float(1 + 1 / (2 * r)) * x0 - float(1 / (2 * r)) * x0_prev
         x = float(sigma[i + 1] / sigma[i]) * x - float(alpha[i + 1] * torch.expm1(-h)) * d
         x0_prev, h_prev = x0, h
+        _report(callback, i)
     return x
 
 
 def sample_dpmpp_3m(model_fn: ModelFn, x: Tensor, ts: Tensor,
-                    generator: torch.Generator | None = None, clip_x0: bool = True) -> Tensor:
+                    generator: torch.Generator | None = None, clip_x0: bool = True,
+                    callback: Callback = None) -> Tensor:
     """DPM-Solver++(3M) (Lu et al. 2022, the third-order multistep form of k-diffusion's
     ``sample_dpmpp_3m_sde`` with no noise), in the data prediction on the log-SNR scale.
 
@@ -142,13 +156,14 @@ def sample_dpmpp_3m(model_fn: ModelFn, x: Tensor, ts: Tensor,
             else:
                 x = x + float(alpha[i + 1]) * phi_2 * d1_0
         history = [(x0, h), *history[:1]]
+        _report(callback, i)
     return x
 
 
 def sample_ddpm_discrete(model_fn: ModelFn, x: Tensor, timesteps: Tensor,
                          generator: torch.Generator | None = None, clip_x0: bool = True,
                          alphas_cumprod: Tensor | None = None,
-                         num_train_timesteps: int = 1000) -> Tensor:
+                         num_train_timesteps: int = 1000, callback: Callback = None) -> Tensor:
     """diffusers' ``DDPMScheduler`` (squaredcos_cap_v2, fixed_large, epsilon, x0 clip).
 
     Reproduces ``SpectrogramDiffusionPipeline``: the network sees t = timestep / N, the posterior
@@ -180,6 +195,7 @@ def sample_ddpm_discrete(model_fn: ModelFn, x: Tensor, timesteps: Tensor,
         x = x0_coef * x0 + x_coef * x
         if t > 0:
             x = x + beta_t**0.5 * _randn(x, generator)
+        _report(callback, i)
     return x
 
 
@@ -218,13 +234,15 @@ def sampler_grid(name: str, steps: int | None = None, spacing: str | None = None
 def sample(model_fn: ModelFn, shape: tuple[int, ...], sampler: str = "dpmpp_2m",
            steps: int | None = None, generator: torch.Generator | None = None,
            device: str | torch.device | None = None, clip_x0: bool = True,
-           spacing: str | None = None, x: Tensor | None = None) -> Tensor:
+           spacing: str | None = None, x: Tensor | None = None, callback: Callback = None
+           ) -> Tensor:
     """Draw x_1 ~ N(0, I) of ``shape`` (float32) from ``generator`` and run ``sampler`` to t = 0.
 
     Args:
         steps: network evaluations (defaults: ddpm 1000, ddim 50, dpmpp_2m 20, ddpm_discrete 100).
         spacing: time grid, see `sampler_grid`.
         x: start from this noise instead of drawing it.
+        callback: called with the step's index after each step.
 
     Returns:
         The sample, same shape, in the model's data space ([-1, 1] for spectrograms).
@@ -233,4 +251,4 @@ def sample(model_fn: ModelFn, shape: tuple[int, ...], sampler: str = "dpmpp_2m",
     if x is None:
         x = torch.randn(shape, generator=generator, device=device, dtype=torch.float32)
     return fn(model_fn, x, sampler_grid(sampler, steps, spacing), generator=generator,
-              clip_x0=clip_x0)
+              clip_x0=clip_x0, callback=callback)

@@ -172,6 +172,11 @@ def test_samplers_are_deterministic_given_the_generator(name):
 
     assert torch.equal(run(5), run(5))
     assert not torch.equal(run(5), run(6))
+    # the progress callback sees every step once, in order, and changes nothing
+    seen = []
+    fn = discrete_fn if name == "ddpm_discrete" else continuous_fn
+    out = sample(fn, (16, 4), name, 10, torch.Generator().manual_seed(5), callback=seen.append)
+    assert seen == list(range(10)) and torch.equal(out, run(5))
 
 
 def test_unknown_sampler():
