@@ -83,7 +83,8 @@ class Synthesizer(nn.Module):
     """A model bundle: network, vocoder and the settings it synthesizes with.
 
     Args:
-        model: a ``SpectrogramDiffusion`` or ``AutoregressiveModel`` (eval mode).
+        model: a ``SpectrogramDiffusion`` or ``AutoregressiveModel``; it is put in eval mode and
+            cast in place to the settings' precision.
         settings: the bundle's `SynthesisSettings` (default: the official path, Griffin-Lim).
         vocoder: a ready ``Vocoder``; None makes the one ``settings.vocoder`` names.
         folder: where a vocoder file named by the settings lives.
