@@ -26,6 +26,8 @@ CONTINUATIONS = ("context", "none")
 """How segment k sees segment k-1: through the context encoder (models that have one), or not
 at all (each segment generated alone)."""
 PRECISIONS = ("auto", "fp32", "bf16", "fp16", "int8")
+NAMED_VOCODERS = ("griffin-lim", "specdiff")
+"""Vocoders a bundle names rather than carries as a file."""
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from torch import nn
 
 from specdiff.audio import SAMPLE_RATE, AudioFileWriter, WavStreamWriter
 from specdiff.audio.io import soft_clip
-from specdiff.bundle import SynthesisSettings, with_quality
+from specdiff.bundle import NAMED_VOCODERS, SynthesisSettings, with_quality
 from specdiff.checkpoints import DIFFUSION, Checkpoint, read_checkpoint, write_specdiff
 from specdiff.errors import SpecdiffError
 from specdiff.models.builder import build_model
@@ -71,7 +71,7 @@ class SynthesisResult:
 def _resolve_vocoder(settings: SynthesisSettings, folder: Path | None) -> str | Path:
     """What ``load_vocoder`` takes for ``settings.vocoder`` (a name, or a file of the bundle)."""
     name = settings.vocoder
-    if name in ("griffin-lim", "specdiff"):
+    if name in NAMED_VOCODERS:
         return name
     if folder is None or not (folder / name).is_file():
         raise SpecdiffError(f"the bundle names the vocoder file {name!r}, which is not in "
@@ -161,7 +161,7 @@ class Synthesizer(nn.Module):
     def save_pretrained(self, path: str | os.PathLike) -> Path:
         """Write the bundle as one ``.safetensors`` file; its vocoder must be a name, not a
         file (write a bundle folder with ``specdiff convert`` for that)."""
-        if self.settings.vocoder not in ("griffin-lim", "specdiff"):
+        if self.settings.vocoder not in NAMED_VOCODERS:
             raise SpecdiffError(f"{path}: the vocoder {self.settings.vocoder!r} is a file; a "
                                 "single-file bundle can only name griffin-lim or specdiff (use "
                                 "`specdiff convert` to write a bundle folder)")
@@ -195,10 +195,12 @@ class Synthesizer(nn.Module):
                              progress=progress, mel_stages=settings.mel_stages,
                              continuation=settings.continuation)
 
-    def _prepare(self, midi, name: str, program: int | None, program_map: dict[int, int] | None):
+    def _prepare(self, midi, program: int | None, program_map: dict[int, int] | None):
+        """(notes after re-orchestration, token segments); ``midi`` a path or a NoteSequence."""
         from specdiff.codec import tokenize_notes
         from specdiff.instruments import orchestrate
 
+        name = os.fspath(midi) if isinstance(midi, (str, os.PathLike)) else "notes"
         notes = orchestrate(load_notes(midi), program, program_map)
         if self.model.config.codec == "port-901":  # the port: its own codec, raw programs
             segments = tokenize_notes(notes, self.model.config.token_codec, program_map=False,
@@ -246,8 +248,7 @@ class Synthesizer(nn.Module):
             (audio (n,) float32 at the vocoder's rate, sample rate). n = min(segments * 81 920,
             ceil((end of the MIDI + tail_seconds) * 16 000)).
         """
-        name = os.fspath(midi) if isinstance(midi, (str, os.PathLike)) else "notes"
-        notes, segments = self._prepare(midi, name, program, program_map)
+        notes, segments = self._prepare(midi, program, program_map)
         settings = self.resolve(settings, sampler=sampler, steps=steps, guidance=guidance)
         pieces = self._audio(notes, segments, settings, tail_seconds, seed=seed,
                              batch_size=batch_size, progress=progress)
@@ -273,7 +274,6 @@ class Synthesizer(nn.Module):
         Raises:
             SpecdiffError: bad MIDI, or an unwritable/unknown output path.
         """
-        name = os.fspath(midi) if isinstance(midi, (str, os.PathLike)) else "notes"
         if self.vocoder.sample_rate != SAMPLE_RATE:
             raise SpecdiffError(f"{output}: the vocoder's rate {self.vocoder.sample_rate} Hz is "
                                 f"not {SAMPLE_RATE} Hz")
@@ -284,7 +284,7 @@ class Synthesizer(nn.Module):
             else:
                 output = Path(output)
                 writer = stack.enter_context(AudioFileWriter(output, sample_rate=SAMPLE_RATE))
-            notes, segments = self._prepare(midi, name, program, program_map)
+            notes, segments = self._prepare(midi, program, program_map)
             saver = None
             if save_mel is not None:
                 saver = MelSaver(Path(save_mel), len(segments) * self.model.config.target_length,

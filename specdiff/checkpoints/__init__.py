@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from specdiff.bundle import SynthesisSettings
+from specdiff.bundle import NAMED_VOCODERS, SynthesisSettings
 from specdiff.checkpoints.diffusers import HUB_ID, VOCODER_FILE, map_diffusers_key, read_diffusers
 from specdiff.checkpoints.port import read_port
 from specdiff.errors import SpecdiffError
@@ -61,7 +61,7 @@ class Checkpoint:
     def vocoder_file(self) -> Path | None:
         """The vocoder file ``settings.vocoder`` names, if it names a file of the bundle."""
         name = self.settings.vocoder
-        if self.folder is None or name in ("griffin-lim", "specdiff"):
+        if self.folder is None or name in NAMED_VOCODERS:
             return None
         return self.folder / name
 

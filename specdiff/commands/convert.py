@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from specdiff.bundle import NAMED_VOCODERS
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -24,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "it the sizes come from the tensors, with head width 64")
     parser.add_argument("-o", "--output", required=True, metavar="OUT",
                         help="OUT.safetensors (one file) or a folder (file + vocoder)")
-    parser.add_argument("--vocoder", default=None, choices=("griffin-lim", "specdiff"),
+    parser.add_argument("--vocoder", default=None, choices=NAMED_VOCODERS,
                         help="name this vocoder in the bundle instead of the source's")
     parser.add_argument("--local-files-only", action="store_true",
                         help="never download: a hub id must already be in the local cache")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-
 QUALITY_HELP = (
     "draft: half the model's steps (at least 6) with guidance only above noise time 0.1, the "
     "device's fastest precision; default: the model's own settings; best: the paper's 1000 DDPM "

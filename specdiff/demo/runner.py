@@ -100,9 +100,8 @@ def synthesize_notes(
     import soundfile
 
     from specdiff.audio import HOP_LENGTH
-    from specdiff.synthesizer import synthesize_to_file
-
     from specdiff.bundle import with_quality
+    from specdiff.synthesizer import synthesize_to_file
 
     wav = Path(wav)
     options: dict[str, Any] = {"seed": int(settings.seed), "progress": True}

@@ -9,12 +9,17 @@ import numpy as np
 import pytest
 import torch
 
-from specdiff.models.builder import load_model as load_any
+from specdiff.checkpoints.port import (
+    infer_port_config,
+    map_port_key,
+    read_port,
+    read_port_checkpoint,
+)
 from specdiff.cli import main
 from specdiff.errors import SpecdiffError
 from specdiff.models import SpectrogramDiffusion
 from specdiff.models.autoregressive import AutoregressiveModel
-from specdiff.checkpoints.port import infer_port_config, map_port_key, read_port, read_port_checkpoint
+from specdiff.models.builder import load_model as load_any
 
 PORT = Path(__file__).resolve().parents[1] / "fixtures" / "port"
 

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 import torch
 
-from specdiff.models.builder import load_model as load_any
 from specdiff.models import SpectrogramDiffusion
-from specdiff.models.decoder import interleaved_time_signal
 from specdiff.models.autoregressive import port_ar_generate
+from specdiff.models.builder import load_model as load_any
+from specdiff.models.decoder import interleaved_time_signal
 
 PORT = Path(__file__).resolve().parents[1] / "fixtures" / "port"
 ATOL = 1e-5  # README §7: erf vs tanh GELU moves encoder_out by 5e-4, so this catches it

@@ -90,7 +90,7 @@ def test_pipeline_uses_the_port_codec_and_scaler(midi):
     synthesizer = Synthesizer.from_pretrained(PORT / "tiny_nocontext.ckpt",
                                               port_config=PORT / "tiny_nocontext_config.yaml")
     assert synthesizer.settings.vocoder == "griffin-lim" and not synthesizer.settings.mel_stages
-    _, segments = synthesizer._prepare(midi, "song.mid", None, None)
+    _, segments = synthesizer._prepare(midi, None, None)
     expected = tokenize_notes(read_midi(midi), PORT_CODEC, program_map=False)
     assert len(segments) == len(expected) == 2
     for got, want in zip(segments, expected):
@@ -118,10 +118,10 @@ def test_first_segment_context_is_scaled_silence():
 @torch.no_grad()
 def test_pipeline_runs_our_own_autoregressive_models(midi, tmp_path):
     """An official-numerics AR model saved by specdiff goes through the same path."""
-    from specdiff.models.builder import load_model as load_any
     from specdiff.codec import read_midi, tokenize_notes
     from specdiff.models import model_config
     from specdiff.models.autoregressive import AutoregressiveModel
+    from specdiff.models.builder import load_model as load_any
     from specdiff.pipeline import generate_mels
 
     torch.manual_seed(0)
