@@ -111,7 +111,8 @@ def base_row(hub: Path, midi: Path, precision: str, threads: int) -> dict:
         "        s.synthesize(notes, progress=False)\n"
         "    flops = counter.get_total_flops()\n"
         "print(json.dumps(dict(segments=len(segments), wall_s=wall, audio_s=len(audio) / rate,"
-        " steps=s.settings.steps, guidance=s.settings.guidance, precision=s.precision,"
+        " steps=s.settings.sampling.num_steps, guidance=s.settings.sampling.guidance,"
+        " precision=s.precision,"
         " flops=flops, peak_mib=int(hwm) / 1024)))\n")
     row = _run(code)
     row["segment_s"] = row["wall_s"] / row["segments"]

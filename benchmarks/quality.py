@@ -140,7 +140,7 @@ def main() -> int:
         return synthesizers[key]
 
     if any(s.startswith("model") for s in systems) and args.guidance is None:
-        args.guidance = synthesizer().settings.guidance
+        args.guidance = synthesizer().settings.sampling.guidance
     transcriber = BasicPitchTranscriber(threads=args.threads)
     files = held_out_files(args.corpus, args.split, args.files)
     if not files:

@@ -1,11 +1,11 @@
-"""What a model bundle says about synthesis: vocoder, sampler, guidance, precision, stages.
+"""What a model bundle says about synthesis: vocoder, sampling, precision, stages.
 
 A bundle is one specdiff ``.safetensors`` file (or a folder holding one, next to the vocoder file
 it names): the network's weights, its `ModelConfig` and these `SynthesisSettings` in the file's
 metadata. Everything that makes a model sound the way its maker intended travels here, so a
 bundle loaded by any route synthesizes the same bytes. Official (diffusers layout) and port
 checkpoints read as bundles with `SynthesisSettings()` (the official path: no post-processing).
-Pure data: no torch, no model classes.
+Data only: no model classes.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from specdiff.diffusion.config import SamplerConfig
 from specdiff.errors import SpecdiffError
 
 MEL_STAGES = ("fill_dropouts",)
@@ -38,10 +39,7 @@ class SynthesisSettings:
         vocoder: ``"griffin-lim"``, ``"specdiff"`` (the neural vocoder shipped in the package),
             or a file relative to the bundle's folder (a SoundStream ``.onnx`` such as a
             diffusers layout's ``melgan/model.onnx``, or a specdiff vocoder ``.safetensors``).
-        sampler, steps: see ``specdiff.diffusion.sample`` (None: the sampler's default).
-        guidance: classifier-free guidance weight (1 = none; the official Colab's 2).
-        guidance_interval: (t_lo, t_hi) noise times where guidance applies; elsewhere one
-            conditional pass instead of two (None: every step).
+        sampling: sampler, steps, guidance and guidance interval of each segment.
         precision: the network's arithmetic (``fp32``, ``bf16``, ``fp16``, ``int8``: dynamic
             int8 linear layers on a CPU; ``auto``: see `specdiff.models.precision`).
         mel_stages: names from `MEL_STAGES`, applied in order to each generated segment.
@@ -50,10 +48,7 @@ class SynthesisSettings:
     """
 
     vocoder: str = "griffin-lim"
-    sampler: str = "dpmpp_2m"
-    steps: int | None = None
-    guidance: float = 2.0
-    guidance_interval: tuple[float, float] | None = None
+    sampling: SamplerConfig = SamplerConfig()
     precision: str = "fp32"
     mel_stages: tuple[str, ...] = ()
     audio_stages: tuple[str, ...] = ()
@@ -62,12 +57,6 @@ class SynthesisSettings:
     def __post_init__(self) -> None:
         object.__setattr__(self, "mel_stages", tuple(self.mel_stages))
         object.__setattr__(self, "audio_stages", tuple(self.audio_stages))
-        if self.guidance_interval is not None:
-            lo, hi = map(float, self.guidance_interval)
-            if not 0.0 <= lo <= hi <= 1.0:
-                raise SpecdiffError(f"synthesis settings: guidance_interval {self.guidance_interval}"
-                                    "; expected 0 <= t_lo <= t_hi <= 1")
-            object.__setattr__(self, "guidance_interval", (lo, hi))
         for name, stages, known in (("mel_stages", self.mel_stages, MEL_STAGES),
                                     ("audio_stages", self.audio_stages, AUDIO_STAGES)):
             unknown = [s for s in stages if s not in known]
@@ -80,15 +69,23 @@ class SynthesisSettings:
         if self.precision not in PRECISIONS:
             raise SpecdiffError(f"synthesis settings: precision {self.precision!r}; expected "
                                 f"one of {list(PRECISIONS)}")
-        if self.steps is not None and self.steps < 1:
-            raise SpecdiffError(f"synthesis settings: steps {self.steps}; expected >= 1")
 
-    def override(self, **changes: Any) -> SynthesisSettings:
-        """A copy with the given fields changed; None leaves a field as it is. A new sampler
-        without ``steps`` takes that sampler's default number of steps."""
+    def override(self, *, sampler: str | None = None, steps: int | None = None,
+                 guidance: float | None = None,
+                 guidance_interval: tuple[float, float] | None = None,
+                 **changes: Any) -> SynthesisSettings:
+        """A copy with the given fields changed; None leaves a field as it is. ``sampler``,
+        ``steps``, ``guidance`` and ``guidance_interval`` change `sampling` (its ``name``,
+        ...); a new sampler without ``steps`` takes that sampler's default number of steps."""
+        sampling = {"name": sampler, "steps": steps, "guidance": guidance,
+                    "guidance_interval": guidance_interval}
+        sampling = {k: v for k, v in sampling.items() if v is not None}
+        if sampling.get("name", self.sampling.name) != self.sampling.name \
+                and "steps" not in sampling:
+            sampling["steps"] = None
         changes = {k: v for k, v in changes.items() if v is not None}
-        if changes.get("sampler", self.sampler) != self.sampler and "steps" not in changes:
-            changes["steps"] = None
+        if sampling:
+            changes["sampling"] = dataclasses.replace(self.sampling, **sampling)
         return dataclasses.replace(self, **changes)
 
     def to_json(self) -> str:
@@ -96,18 +93,28 @@ class SynthesisSettings:
 
     @classmethod
     def from_json(cls, text: str, source: str = "bundle") -> SynthesisSettings:
-        """Parse the metadata's JSON; unknown fields are an error naming ``source``."""
+        """Parse the metadata's JSON; unknown fields are an error naming ``source``. Bundles of
+        format version 2 hold the sampling fields flat (``sampler``, ``steps``, ...)."""
         try:
             values = json.loads(text)
         except ValueError as error:
             raise SpecdiffError(f"{source}: the synthesis settings are not JSON ({error})") \
                 from None
+        flat = {key: values.pop(key) for key in _FLAT_SAMPLING if key in values}
+        sampling = values.pop("sampling", {})
         known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
+        unknown = sorted(set(values) - known) + sorted(
+            set(sampling) - {f.name for f in dataclasses.fields(SamplerConfig)})
         if unknown:
             raise SpecdiffError(f"{source}: unknown synthesis settings {unknown} (written by a "
                                 "newer specdiff?)")
-        return cls(**values)
+        sampling = {**{_FLAT_SAMPLING[k]: v for k, v in flat.items()}, **sampling}
+        return cls(sampling=SamplerConfig(**sampling), **values)
+
+
+_FLAT_SAMPLING = {"sampler": "name", "steps": "steps", "guidance": "guidance",
+                  "guidance_interval": "guidance_interval"}
+"""Format version 2's sampling keys -> `SamplerConfig` fields."""
 
 
 QUALITIES = ("draft", "default", "best")
@@ -125,10 +132,12 @@ def with_quality(settings: SynthesisSettings, quality: str) -> SynthesisSettings
     if quality == "default":
         return settings
     if quality == "draft":
-        steps = settings.steps if settings.steps is not None else 20
-        return dataclasses.replace(settings, steps=max(6, steps // 2),
-                                   guidance_interval=DRAFT_INTERVAL, precision="auto")
+        sampling = dataclasses.replace(settings.sampling,
+                                       steps=max(6, settings.sampling.num_steps // 2),
+                                       guidance_interval=DRAFT_INTERVAL)
+        return dataclasses.replace(settings, sampling=sampling, precision="auto")
     if quality == "best":
-        return dataclasses.replace(settings, sampler="ddpm", steps=1000, guidance_interval=None,
-                                   precision="fp32")
+        sampling = dataclasses.replace(settings.sampling, name="ddpm", steps=1000,
+                                       guidance_interval=None)
+        return dataclasses.replace(settings, sampling=sampling, precision="fp32")
     raise SpecdiffError(f"quality {quality!r}: expected one of {list(QUALITIES)}")

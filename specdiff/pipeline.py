@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from specdiff.audio import FRAMES_PER_SEGMENT, atomic_path, scale_mel, unscale_mel
+from specdiff.diffusion.config import SamplerConfig
 from specdiff.errors import SpecdiffError
 
 TAIL_SECONDS = 1.0
@@ -109,11 +110,8 @@ MEL_STAGES: dict[str, Callable] = {"fill_dropouts": _dropout_stage}
 def generate_mels(
     model,
     segments: Sequence[np.ndarray],
+    sampling: SamplerConfig = SamplerConfig(),
     *,
-    sampler: str = "dpmpp_2m",
-    steps: int | None = None,
-    guidance: float = 2.0,
-    guidance_interval: tuple[float, float] | None = None,
     seed: int = 0,
     batch_size: int = 8,
     progress: bool | None = None,
@@ -125,9 +123,7 @@ def generate_mels(
     Args:
         model: a ``SpectrogramDiffusion`` or ``AutoregressiveModel`` (eval mode, on its device).
         segments: token ids per segment, e.g. ``tokenize_notes(notes)``; each (L_k,) int.
-        sampler, steps: see ``specdiff.diffusion.sample``.
-        guidance: classifier-free guidance weight (1 = none).
-        guidance_interval: (t_lo, t_hi) noise times where guidance applies (None: all).
+        sampling: sampler, steps and guidance of every segment.
         seed: seeds the one generator that draws all noise, so results are reproducible
             (for the same device, sampler, steps and batch size).
         batch_size: segments generated together by a model without a context encoder.
@@ -141,20 +137,18 @@ def generate_mels(
         (256, 128) float32 unscaled natural-log mel per segment, on the CPU.
     """
     from specdiff.codec import pad_segments
-    from specdiff.diffusion import SamplerConfig, get_sampler, sample_guided
+    from specdiff.diffusion import sample_guided
 
     if not hasattr(model, "eps_fn"):  # an autoregressive model: no sampler, no guidance
         yield from _generate_ar_mels(model, segments, batch_size, progress)
         return
-    get_sampler(sampler)  # fail early on an unknown name
-    config = SamplerConfig(sampler, steps, guidance, guidance_interval=guidance_interval)
     device = model.device
     generator = torch.Generator(device=device).manual_seed(seed)
     frames, n_mels = model.config.target_length, model.config.n_mels
     has_context = model.config.has_context and continuation == "context"
     # A model that attends to padding (the port) sees each segment alone, as in the port.
     group = 1 if has_context or not model.config.mask_padding else max(1, batch_size)
-    per_sample = _steps_per_sample(sampler, steps)
+    per_sample = _steps_per_sample(sampling.name, sampling.steps)
     stages = [MEL_STAGES[name](model.config) for name in mel_stages]
     context: torch.Tensor | None = None  # (1, T, n_mels) previous output, scaled
     with _progress(len(segments) * per_sample, progress, "synthesizing") as bar:
@@ -165,7 +159,7 @@ def generate_mels(
             with torch.inference_mode():
                 conditioning = model.encode(tokens.to(device), context)
                 x = sample_guided(model.eps_fn(conditioning), (len(batch), frames, n_mels),
-                                  config, generator, device,
+                                  sampling, generator, device,
                                   callback=lambda _: bar.update(1))  # (b, T, n_mels), [-1, 1]
                 x = x.float().clamp(-1.0, 1.0)
                 for stage in stages:

@@ -188,12 +188,9 @@ class Synthesizer(nn.Module):
              progress: bool | None = None):
         """Generate each segment's (256, 128) log-mel in order (``generate_mels``) with
         ``settings``."""
-        return generate_mels(self.model, segments, sampler=settings.sampler, steps=settings.steps,
-                             guidance=settings.guidance,
-                             guidance_interval=settings.guidance_interval, seed=seed,
-                             batch_size=batch_size,
-                             progress=progress, mel_stages=settings.mel_stages,
-                             continuation=settings.continuation)
+        return generate_mels(self.model, segments, settings.sampling, seed=seed,
+                             batch_size=batch_size, progress=progress,
+                             mel_stages=settings.mel_stages, continuation=settings.continuation)
 
     def _prepare(self, midi, program: int | None, program_map: dict[int, int] | None):
         """(notes after re-orchestration, token segments); ``midi`` a path or a NoteSequence."""

@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from specdiff.bundle import SynthesisSettings
+from specdiff.diffusion import SamplerConfig
 from specdiff.checkpoints import read_checkpoint
 from specdiff.cli import main
 from specdiff.errors import SpecdiffError
@@ -33,12 +34,26 @@ def midi(tmp_path_factory) -> Path:
 
 
 def test_settings_round_trip_and_refuse_what_they_do_not_know():
-    settings = SynthesisSettings(vocoder="specdiff", steps=12, guidance=3.0,
+    settings = SynthesisSettings(vocoder="specdiff",
+                                 sampling=SamplerConfig(steps=12, guidance=3.0,
+                                                        guidance_interval=[0.1, 1]),
                                  mel_stages=["fill_dropouts"], audio_stages=("soft_clip",))
     assert SynthesisSettings.from_json(settings.to_json()) == settings
     assert settings.mel_stages == ("fill_dropouts",)  # lists from JSON become tuples
+    assert settings.sampling.guidance_interval == (0.1, 1.0)
+    # format version 2 held the sampling fields flat
+    flat = {"vocoder": "specdiff", "sampler": "dpmpp_2m", "steps": 12, "guidance": 3.0,
+            "guidance_interval": [0.1, 1.0], "mel_stages": ["fill_dropouts"],
+            "audio_stages": ["soft_clip"]}
+    assert SynthesisSettings.from_json(json.dumps(flat)) == settings
     with pytest.raises(SpecdiffError, match="unknown synthesis settings \\['tempo'\\]"):
         SynthesisSettings.from_json(json.dumps({"tempo": 1}), "x.safetensors")
+    with pytest.raises(SpecdiffError, match="unknown synthesis settings \\['eta'\\]"):
+        SynthesisSettings.from_json(json.dumps({"sampling": {"eta": 1}}), "x.safetensors")
+    with pytest.raises(SpecdiffError, match="sampler 'euler'"):
+        SynthesisSettings().override(sampler="euler")
+    with pytest.raises(SpecdiffError, match="guidance interval"):
+        SynthesisSettings().override(guidance_interval=(0.5, 0.2))
     with pytest.raises(SpecdiffError, match="unknown mel_stages \\['denoise'\\]"):
         SynthesisSettings(mel_stages=("denoise",))
     with pytest.raises(SpecdiffError, match="continuation 'inpaint'"):

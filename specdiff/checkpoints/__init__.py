@@ -27,9 +27,10 @@ from specdiff.errors import SpecdiffError
 from specdiff.models.config import ModelConfig
 
 FORMAT = "specdiff"
-FORMAT_VERSION = "2"
+FORMAT_VERSION = "3"
 """1: weights and config. 2: + synthesis settings and provenance (a file of version 1 reads with
-the default settings)."""
+the default settings). 3: the settings' sampler fields grouped under ``sampling`` (version 2's
+flat fields still read)."""
 DIFFUSION = "spectrogram_diffusion"
 AUTOREGRESSIVE = "autoregressive"
 KINDS = (DIFFUSION, AUTOREGRESSIVE)

@@ -52,11 +52,15 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(facts, indent=2))
         return 0
+    _print_tree(facts)
+    return 0
+
+
+def _print_tree(facts: dict, indent: str = "") -> None:
+    """``key: value`` lines, a nested dict's keys indented under its own."""
     for key, value in facts.items():
         if isinstance(value, dict):
-            print(f"{key}:")
-            for name, item in value.items():
-                print(f"  {name}: {item}")
+            print(f"{indent}{key}:")
+            _print_tree(value, indent + "  ")
         else:
-            print(f"{key}: {value}")
-    return 0
+            print(f"{indent}{key}: {value}")

@@ -55,16 +55,15 @@ def sampler_defaults(model: Any) -> dict[str, int]:
     steps)."""
     from specdiff.diffusion import DEFAULT_STEPS, SAMPLERS
 
-    first = model.settings.sampler
+    first = model.settings.sampling.name
     steps = {name: int(DEFAULT_STEPS[name]) for name in SAMPLERS}
-    if model.settings.steps is not None:
-        steps[first] = int(model.settings.steps)
+    steps[first] = model.settings.sampling.num_steps
     return {first: steps[first], **{n: steps[n] for n in SAMPLERS if n != first}}
 
 
 def default_guidance(model: Any) -> float:
     """The classifier-free guidance weight of the bundle ``model``."""
-    return float(model.settings.guidance)
+    return float(model.settings.sampling.guidance)
 
 
 def load_model(source: str | os.PathLike | None, device: str | None = None) -> Any:

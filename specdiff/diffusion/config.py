@@ -9,7 +9,8 @@ import torch
 from torch import Tensor
 
 from specdiff.diffusion.guidance import cfg
-from specdiff.diffusion.samplers import DEFAULT_STEPS, sample
+from specdiff.diffusion.samplers import DEFAULT_STEPS, SAMPLERS, sample
+from specdiff.errors import SpecdiffError
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,18 @@ class SamplerConfig:
     clip_x0: bool = True
     batched_guidance: bool = True
     guidance_interval: tuple[float, float] | None = None
+
+    def __post_init__(self) -> None:
+        if self.name not in SAMPLERS:
+            raise SpecdiffError(f"sampler {self.name!r}: expected one of {list(SAMPLERS)}")
+        if self.steps is not None and self.steps < 1:
+            raise SpecdiffError(f"sampler steps {self.steps}: expected >= 1")
+        if self.guidance_interval is not None:
+            lo, hi = map(float, self.guidance_interval)
+            if not 0.0 <= lo <= hi <= 1.0:
+                raise SpecdiffError(f"guidance interval {self.guidance_interval}: expected "
+                                    "0 <= t_lo <= t_hi <= 1")
+            object.__setattr__(self, "guidance_interval", (lo, hi))
 
     @property
     def num_steps(self) -> int:

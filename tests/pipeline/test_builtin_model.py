@@ -24,7 +24,7 @@ def test_builtin_model_and_vocoder_fit_the_size_budget(model):
     assert model.model.config.has_context and isinstance(model.vocoder, NeuralVocoder)
     # its own settings travel in the file: guidance 3 (better onset F1 than the official 2), the
     # dropout fill and the soft clip
-    assert model.settings.guidance == 3.0
+    assert model.settings.sampling.guidance == 3.0
     assert model.settings.mel_stages == ("fill_dropouts",)
     assert model.settings.audio_stages == ("soft_clip",)
     total = BUILTIN_MODEL.stat().st_size + ASSET.stat().st_size

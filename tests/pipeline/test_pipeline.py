@@ -16,6 +16,7 @@ import torch
 
 from specdiff.audio import scale_mel
 from specdiff.bundle import SynthesisSettings
+from specdiff.diffusion import SamplerConfig
 from specdiff.errors import SpecdiffError
 from specdiff.models import SpectrogramDiffusion, model_config
 from specdiff.pipeline import generate_mels
@@ -80,7 +81,7 @@ def test_context_is_the_previous_generated_segment(midi):
     spy = Spy(model)
     segments = tokenize_notes(read_midi(midi))
     assert len(segments) == 3
-    mels = list(generate_mels(model, segments, steps=2, progress=False))
+    mels = list(generate_mels(model, segments, SamplerConfig(steps=2), progress=False))
     assert [m.shape for m in mels] == [(256, 128)] * 3
     assert [tokens.shape[0] for tokens, _ in spy.calls] == [1, 1, 1]
     assert spy.calls[0][1] is None  # first segment: context masked
@@ -94,7 +95,8 @@ def test_models_without_context_batch_segments(midi):
     model = tiny(has_context=False)
     spy = Spy(model)
     segments = tokenize_notes(read_midi(midi))
-    mels = list(generate_mels(model, segments, steps=2, batch_size=2, progress=False))
+    mels = list(generate_mels(model, segments, SamplerConfig(steps=2), batch_size=2,
+                              progress=False))
     assert len(mels) == 3
     assert [tokens.shape[0] for tokens, _ in spy.calls] == [2, 1]
     assert all(context is None for _, context in spy.calls)
@@ -231,9 +233,10 @@ def test_progress_bar_only_when_asked_or_on_a_terminal(midi, capsys):
 
     model = tiny()
     segments = tokenize_notes(read_midi(midi))
-    list(generate_mels(model, segments, steps=1))  # stderr is not a terminal here: silent
+    # stderr is not a terminal here: silent
+    list(generate_mels(model, segments, SamplerConfig(steps=1)))
     assert capsys.readouterr().err == ""
-    list(generate_mels(model, segments, steps=1, progress=True))
+    list(generate_mels(model, segments, SamplerConfig(steps=1), progress=True))
     err = capsys.readouterr().err
     assert "synthesizing" in err and "segment 3/3" in err
 
@@ -265,14 +268,16 @@ def test_settings_come_from_the_bundle_and_calls_override_them(midi):
     model = tiny()
     plain, _ = synthesize(midi, model, seed=1, **FAST)  # a bare network: the official settings
     np.testing.assert_array_equal(plain, synthesize(midi, model, seed=1, guidance=2.0, **FAST)[0])
-    own = Synthesizer(model, SynthesisSettings(guidance=4.0), FAST["vocoder"])
+    own = Synthesizer(model, SynthesisSettings(sampling=SamplerConfig(guidance=4.0)),
+                      FAST["vocoder"])
     with_own, _ = own.synthesize(midi, seed=1, steps=2, progress=False)
     explicit, _ = synthesize(midi, model, seed=1, guidance=4.0, **FAST)
     np.testing.assert_array_equal(with_own, explicit)
     assert not np.array_equal(with_own, plain)
     # a new sampler without steps takes that sampler's default, not the bundle's
-    assert own.settings.override(sampler="ddpm").steps is None
-    assert SynthesisSettings(steps=20).override(guidance=1.0).steps == 20
+    assert own.settings.override(sampler="ddpm").sampling.steps is None
+    assert SynthesisSettings(sampling=SamplerConfig(steps=20)).override(
+        guidance=1.0).sampling.steps == 20
 
 
 def test_mel_stages_run_only_where_declared(midi):
@@ -286,9 +291,9 @@ def test_mel_stages_run_only_where_declared(midi):
     fill = MEL_STAGES["fill_dropouts"]
     MEL_STAGES["fill_dropouts"] = lambda config: (lambda x: calls.append(x) or fill(config)(x))
     try:
-        list(generate_mels(model, segments, steps=1, progress=False))
+        list(generate_mels(model, segments, SamplerConfig(steps=1), progress=False))
         assert calls == []
-        list(generate_mels(model, segments, steps=1, progress=False,
+        list(generate_mels(model, segments, SamplerConfig(steps=1), progress=False,
                            mel_stages=("fill_dropouts",)))
         assert len(calls) == 3  # once per segment, before it is the next one's context
     finally:
@@ -301,7 +306,7 @@ def test_continuation_none_generates_every_segment_alone(midi):
     model = tiny()
     spy = Spy(model)
     segments = tokenize_notes(read_midi(midi))
-    list(generate_mels(model, segments, steps=1, progress=False, continuation="none",
+    list(generate_mels(model, segments, SamplerConfig(steps=1), progress=False, continuation="none",
                        batch_size=1))
     assert len(spy.calls) == 3 and all(context is None for _, context in spy.calls)
 

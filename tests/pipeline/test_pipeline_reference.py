@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from specdiff.diffusion import SamplerConfig
 from specdiff.models import SpectrogramDiffusion
 from specdiff.pipeline import generate_mels
 
@@ -18,8 +19,8 @@ def test_generate_mels_matches_diffusers_pipeline():
     ref = np.load(FIXTURES / "diffusers_tiny_pipeline.npz")
     model = SpectrogramDiffusion.from_pretrained(FIXTURES / "diffusers_tiny")
     segments = [row[: int(np.flatnonzero(row).max()) + 1] for row in ref["tokens"]]
-    mels = list(generate_mels(model, segments, sampler="ddpm_discrete", steps=int(ref["steps"]),
-                              guidance=1.0, seed=int(ref["seed"]), progress=False))
+    sampling = SamplerConfig("ddpm_discrete", int(ref["steps"]), guidance=1.0)
+    mels = list(generate_mels(model, segments, sampling, seed=int(ref["seed"]), progress=False))
     ours = np.concatenate([m.numpy() for m in mels])  # (512, 128)
     expected = ref["mel"][0]
     assert ours.shape == expected.shape

@@ -10,6 +10,7 @@ import torch
 from midi_files import write_midi
 
 from specdiff.cli import main
+from specdiff.diffusion import SamplerConfig
 from specdiff.models import SpectrogramDiffusion
 
 PORT = Path(__file__).resolve().parents[1] / "fixtures" / "port"
@@ -71,7 +72,7 @@ def test_segments_chain_the_previous_output_as_context(midi):
     model = SpectrogramDiffusion.from_pretrained(PORT / "tiny_context.ckpt",
                                                  config=PORT / "tiny_context_config.yaml")
     segments = tokenize_notes(read_midi(midi), PORT_CODEC, program_map=False)
-    mels = list(generate_mels(model, segments, sampler="ddim", steps=2, seed=3, progress=False))
+    mels = list(generate_mels(model, segments, SamplerConfig("ddim", 2), seed=3, progress=False))
     assert len(mels) == 2 and all(m.shape == (256, 128) for m in mels)
     generator = torch.Generator().manual_seed(3)
     context = None
