@@ -99,7 +99,7 @@ def base_row(hub: Path, midi: Path, precision: str, threads: int) -> dict:
         "from torch.utils.flop_counter import FlopCounterMode\n"
         "from specdiff.synthesizer import Synthesizer\n"
         f"s = Synthesizer.from_pretrained({str(hub)!r}, precision={precision!r})\n"
-        f"notes, segments = s._prepare({str(midi)!r}, None, None)\n"
+        f"notes, segments = s.prepare({str(midi)!r}, None, None)\n"
         "s.synthesize(notes, steps=1, progress=False)  # warm-up\n"
         "start = time.perf_counter()\n"
         "audio, rate = s.synthesize(notes, progress=False)\n"

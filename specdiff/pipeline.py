@@ -117,6 +117,7 @@ def generate_mels(
     progress: bool | None = None,
     mel_stages: Sequence[str] = (),
     continuation: str = "context",
+    segment_seeds: Sequence[int] | None = None,
 ) -> Iterator[torch.Tensor]:
     """Generate each segment's spectrogram, in order.
 
@@ -132,6 +133,9 @@ def generate_mels(
             next segment's context; none on the official path.
         continuation: ``"context"`` (a model with a context encoder sees the previous segment)
             or ``"none"`` (every segment alone).
+        segment_seeds: one seed per segment, instead of ``seed``: segment k's noise comes from
+            its own generator, so it does not depend on the segments batched with it (segments
+            generated alone only: a model without context, or ``continuation="none"``).
 
     Yields:
         (256, 128) float32 unscaled natural-log mel per segment, on the CPU.
@@ -148,6 +152,8 @@ def generate_mels(
     has_context = model.config.has_context and continuation == "context"
     # A model that attends to padding (the port) sees each segment alone, as in the port.
     group = 1 if has_context or not model.config.mask_padding else max(1, batch_size)
+    if segment_seeds is not None and (has_context or len(segment_seeds) != len(segments)):
+        raise ValueError("segment_seeds: one per segment, for segments generated alone")
     per_sample = _steps_per_sample(sampling.name, sampling.steps)
     stages = [MEL_STAGES[name](model.config) for name in mel_stages]
     context: torch.Tensor | None = None  # (1, T, n_mels) previous output, scaled
@@ -158,6 +164,9 @@ def generate_mels(
             tokens = torch.from_numpy(pad_segments(list(batch), model.config.max_tokens))
             with torch.inference_mode():
                 conditioning = model.encode(tokens.to(device), context)
+                if segment_seeds is not None:
+                    generator = [torch.Generator(device=device).manual_seed(int(s))
+                                 for s in segment_seeds[first : first + group]]
                 x = sample_guided(model.eps_fn(conditioning), (len(batch), frames, n_mels),
                                   sampling, generator, device,
                                   callback=lambda _: bar.update(1))  # (b, T, n_mels), [-1, 1]

@@ -185,15 +185,28 @@ class Synthesizer(nn.Module):
         return base.override(**overrides)
 
     def mels(self, segments, settings: SynthesisSettings, *, seed: int = 0, batch_size: int = 8,
-             progress: bool | None = None):
+             progress: bool | None = None, segment_seeds=None):
         """Generate each segment's (256, 128) log-mel in order (``generate_mels``) with
         ``settings``."""
         return generate_mels(self.model, segments, settings.sampling, seed=seed,
                              batch_size=batch_size, progress=progress,
-                             mel_stages=settings.mel_stages, continuation=settings.continuation)
+                             mel_stages=settings.mel_stages, continuation=settings.continuation,
+                             segment_seeds=segment_seeds)
 
-    def _prepare(self, midi, program: int | None, program_map: dict[int, int] | None):
-        """(notes after re-orchestration, token segments); ``midi`` a path or a NoteSequence."""
+    def segments_alone(self, settings: SynthesisSettings) -> bool:
+        """Whether segments are generated independently of each other with ``settings`` (a
+        model without context, or ``continuation="none"``): they may be batched across pieces."""
+        config = self.model.config
+        independent = not config.has_context or settings.continuation == "none"
+        return independent and config.mask_padding and hasattr(self.model, "eps_fn")
+
+    def prepare(self, midi, program: int | None = None,
+                program_map: dict[int, int] | None = None):
+        """(notes after re-orchestration, token segments); ``midi`` a path or a NoteSequence.
+
+        Raises:
+            SpecdiffError: bad MIDI, or no notes.
+        """
         from specdiff.codec import tokenize_notes
         from specdiff.instruments import orchestrate
 
@@ -208,15 +221,14 @@ class Synthesizer(nn.Module):
             raise SpecdiffError(f"{name}: no notes to synthesize")
         return notes, segments
 
-    def _audio(self, notes, segments, settings: SynthesisSettings, tail_seconds: float,
-               mel_hook=None, **options):
+    def audio_from_mels(self, notes, num_segments: int, mels, settings: SynthesisSettings,
+                        tail_seconds: float = TAIL_SECONDS):
+        """Vocode a stream of ``num_segments`` segment mels into audio pieces ((n,) each), trimmed
+        to the piece's end plus ``tail_seconds``, with the settings' audio stages."""
         from specdiff.vocoders.stream import vocode_stream
 
-        limit = audio_length(notes.total_time, len(segments), tail_seconds,
+        limit = audio_length(notes.total_time, num_segments, tail_seconds,
                              self.vocoder.sample_rate)
-        mels = self.mels(segments, settings, **options)
-        if mel_hook is not None:
-            mels = mel_hook(mels)
         for piece in trim_stream(vocode_stream(self.vocoder, mels), limit):
             for stage in settings.audio_stages:
                 piece = AUDIO_STAGES[stage](piece)
@@ -245,10 +257,10 @@ class Synthesizer(nn.Module):
             (audio (n,) float32 at the vocoder's rate, sample rate). n = min(segments * 81 920,
             ceil((end of the MIDI + tail_seconds) * 16 000)).
         """
-        notes, segments = self._prepare(midi, program, program_map)
+        notes, segments = self.prepare(midi, program, program_map)
         settings = self.resolve(settings, sampler=sampler, steps=steps, guidance=guidance)
-        pieces = self._audio(notes, segments, settings, tail_seconds, seed=seed,
-                             batch_size=batch_size, progress=progress)
+        mels = self.mels(segments, settings, seed=seed, batch_size=batch_size, progress=progress)
+        pieces = self.audio_from_mels(notes, len(segments), mels, settings, tail_seconds)
         audio = np.concatenate(list(pieces)).astype(np.float32, copy=False)
         return audio, self.vocoder.sample_rate
 
@@ -281,15 +293,19 @@ class Synthesizer(nn.Module):
             else:
                 output = Path(output)
                 writer = stack.enter_context(AudioFileWriter(output, sample_rate=SAMPLE_RATE))
-            notes, segments = self._prepare(midi, program, program_map)
+            notes, segments = self.prepare(midi, program, program_map)
             saver = None
             if save_mel is not None:
                 saver = MelSaver(Path(save_mel), len(segments) * self.model.config.target_length,
                                  self.model.config.n_mels, stack)
             settings = self.resolve(settings, sampler=sampler, steps=steps, guidance=guidance)
             stack.enter_context(sigterm_interrupts())
-            for piece in self._audio(notes, segments, settings, tail_seconds, saver, seed=seed,
-                                     batch_size=batch_size, progress=progress):
+            mels = self.mels(segments, settings, seed=seed, batch_size=batch_size,
+                             progress=progress)
+            if saver is not None:
+                mels = saver(mels)
+            for piece in self.audio_from_mels(notes, len(segments), mels, settings,
+                                              tail_seconds):
                 writer.write(piece)
             num_samples = writer.frames_written
         return SynthesisResult(Path(output), num_samples, SAMPLE_RATE, len(segments),

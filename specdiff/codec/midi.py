@@ -30,7 +30,10 @@ from specdiff.codec.notes import NoteSequence
 from specdiff.codec.sustain import apply_sustain
 from specdiff.errors import SpecdiffError
 
-MAX_TICK = 10_000_000  # pretty_midi rejects files with a larger tick as corrupt
+MAX_TICK = 10**10
+"""Larger ticks mark a corrupt file. pretty_midi refuses ticks past 1e7 because it builds a
+tick -> seconds table; the map here is piecewise per tempo, so memory does not grow with ticks
+(real corpora hold files whose end of track lies past tick 1e7)."""
 MAX_SECONDS = 24 * 3600.0  # longer "music" is a corrupt file (the reference would run for hours)
 # System common / real-time messages that mido accepts inside a track: status -> data bytes.
 _SYSTEM_LEN = {0xF1: 1, 0xF2: 2, 0xF3: 1, 0xF6: 0, 0xF8: 0, 0xFA: 0, 0xFB: 0, 0xFC: 0, 0xFE: 0}
@@ -67,6 +70,8 @@ def read_midi(path: str | os.PathLike) -> NoteSequence:
 
 def parse_midi(data: bytes, name: str = "<bytes>", sustain: bool = True) -> NoteSequence:
     """Parse MIDI file bytes; ``sustain=False`` gives note-seq's sequence before the pedal."""
+    if not data:
+        raise SpecdiffError(f"{name}: empty file (0 bytes), expected a MIDI file")
     instruments: list[_Instrument] = []
     try:
         division, tracks = _parse_file(data, instruments)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+MAX_SECONDS = 1800.0  # specdiff.batch.MAX_SECONDS, without importing it for --help
+
 QUALITY_HELP = (
     "draft: half the model's steps (at least 6) with guidance only above noise time 0.1, the "
     "device's fastest precision; default: the model's own settings; best: the paper's 1000 DDPM "
@@ -15,15 +17,21 @@ QUALITY_HELP = (
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "synth", help="synthesize a MIDI file to audio (WAV or FLAC)",
+        "synth", help="synthesize a MIDI file (or a folder of them) to audio (WAV or FLAC)",
         description="Synthesize a whole MIDI file: 5.12 s segments generated in order (each "
                     "conditioned on the previous one when the model has a context encoder), "
                     "vocoded and written as they finish. Outputs are written atomically: an "
-                    "interrupted run leaves no file under the output names.")
-    parser.add_argument("midi", metavar="IN.mid", help="MIDI file")
-    parser.add_argument("-o", "--output", required=True, metavar="OUT.wav",
+                    "interrupted run leaves no file under the output names. Given a folder (or "
+                    "a .txt list) of MIDI files, it writes one audio file per MIDI file under "
+                    "the output folder, with the same relative names, and a manifest.jsonl "
+                    "recording every file (docs/corpus.md).")
+    parser.add_argument("midi", metavar="IN",
+                        help="a MIDI file, a folder of MIDI files (searched recursively) or a "
+                             ".txt file listing MIDI files")
+    parser.add_argument("-o", "--output", required=True, metavar="OUT",
                         help="audio file; the format comes from the extension (.wav, .flac); "
-                             "'-' streams WAV to stdout as segments finish (e.g. | aplay)")
+                             "'-' streams WAV to stdout as segments finish (e.g. | aplay). For a "
+                             "folder or list: the output folder")
     parser.add_argument("--model", default=None,
                         help="a specdiff .safetensors file, a diffusers-layout folder, a hub id or "
                              "a Lightning .ckpt of the unofficial PyTorch port (diffusion or "
@@ -67,6 +75,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="also draw the generated spectrogram above the input piano roll")
     parser.add_argument("--no-progress", action="store_true",
                         help="no progress bar (it is shown only on a terminal anyway)")
+    corpus = parser.add_argument_group("folders and lists of MIDI files")
+    corpus.add_argument("--format", default="wav", choices=("wav", "flac"),
+                        help="the outputs' format (default wav)")
+    corpus.add_argument("--overwrite", action="store_true",
+                        help="make files whose output exists again (default: skip them)")
+    corpus.add_argument("--max-seconds", type=float, default=MAX_SECONDS,
+                        help="report longer pieces as too long instead of making them "
+                             f"(default {MAX_SECONDS:.0f})")
+    corpus.add_argument("--devices", type=int, default=1,
+                        help="processes per machine (on CPU: processes sharing its cores; with "
+                             "--device cuda: GPUs) (default 1)")
+    corpus.add_argument("--num-nodes", type=int, default=1,
+                        help="machines, each started by torchrun or SLURM (default 1)")
     parser.set_defaults(func=run)
 
 
@@ -89,6 +110,10 @@ def _check_choices(args: argparse.Namespace) -> None:
         from specdiff.instruments import parse_program_map
 
         args.program_map = parse_program_map(args.program_map)
+    if args.port_config is not None and (args.model is None
+                                         or not str(args.model).endswith(".ckpt")):
+        raise SpecdiffError(f"--port-config {args.port_config}: applies to a port .ckpt given "
+                            "with --model only")
     if args.batch_size < 1:
         raise SpecdiffError(f"--batch-size {args.batch_size}: expected a positive number")
     if args.plot is not None:
@@ -113,21 +138,74 @@ def _plot(notes, mel_path, num_samples: int, path: str) -> None:
         render_figure(notes, np.asarray(mel), tmp)
 
 
+def is_corpus(source: str) -> bool:
+    """Whether ``specdiff synth`` was given a folder or a list of MIDI files."""
+    import os
+
+    return os.path.isdir(source) or source.lower().endswith(".txt")
+
+
+def run_corpus(args: argparse.Namespace) -> int:
+    """``specdiff synth IN_DIR|LIST.txt -o OUT_DIR``: 0 when every file was made (or was there
+    already), 1 when some failed (the manifest says which and why)."""
+    import os
+    import sys
+    from pathlib import Path
+
+    from specdiff.batch import CorpusOptions, launch, synthesize_corpus
+    from specdiff.errors import SpecdiffError
+    from specdiff.synthesizer import Synthesizer
+
+    for flag, value in (("--save-mel", args.save_mel), ("--plot", args.plot)):
+        if value is not None:
+            raise SpecdiffError(f"{flag}: applies to one MIDI file, not to a folder or list")
+    if args.output == "-" or Path(args.output).is_file():
+        raise SpecdiffError(f"-o {args.output}: for a folder or list of MIDI files, expected "
+                            "an output folder")
+    if args.devices < 1 or args.num_nodes < 1:
+        raise SpecdiffError("--devices and --num-nodes: expected positive numbers")
+    if os.path.abspath(args.output) == os.path.abspath(args.midi):
+        raise SpecdiffError(f"-o {args.output}: the output folder must differ from the input")
+    accelerator = "cuda" if str(args.device or "cpu").startswith("cuda") else "cpu"
+    engine = launch(args.devices, args.num_nodes, accelerator)
+    device = engine.device if accelerator == "cuda" else args.device
+    synthesizer = Synthesizer.from_pretrained(args.model, device=device,
+                                              port_config=args.port_config, vocoder=args.vocoder,
+                                              precision=args.precision, quality=args.quality)
+    settings = synthesizer.resolve(sampler=args.sampler, steps=args.steps, guidance=args.guidance)
+    options = CorpusOptions(overwrite=args.overwrite, max_seconds=args.max_seconds,
+                            batch_size=args.batch_size, program=args.program,
+                            program_map=args.program_map)
+    records = synthesize_corpus(synthesizer, args.midi, args.output, suffix=f".{args.format}",
+                                seed=args.seed, settings=settings, options=options,
+                                model=args.model or "built-in",
+                                engine=engine, progress=False if args.no_progress else None)
+    if records is None:  # not process 0
+        return 0
+    failed = [r for r in records if r["status"] == "failed"]
+    ready = len(records) - len(failed)
+    seconds = sum(r.get("seconds", 0.0) for r in records)
+    print(f"{args.output}: {ready} of {len(records)} files ready ({seconds:.0f} s of audio), "
+          f"{len(failed)} failed; see {Path(args.output) / 'manifest.jsonl'}")
+    for record in failed[:10]:
+        print(f"  {record['input']}: {record['error']}", file=sys.stderr)
+    if len(failed) > 10:
+        print(f"  ... and {len(failed) - 10} more", file=sys.stderr)
+    return 1 if failed else 0
+
+
 def run(args: argparse.Namespace) -> int:
     import sys
     import tempfile
     import warnings
     from pathlib import Path
 
-    from specdiff.errors import SpecdiffError
     from specdiff.pipeline import load_notes
     from specdiff.synthesizer import Synthesizer
 
     _check_choices(args)
-    if args.port_config is not None and (args.model is None
-                                         or not str(args.model).endswith(".ckpt")):
-        raise SpecdiffError(f"--port-config {args.port_config}: applies to a port .ckpt given "
-                            "with --model only")
+    if is_corpus(args.midi):
+        return run_corpus(args)
     synthesizer = Synthesizer.from_pretrained(args.model, device=args.device,
                                               port_config=args.port_config, vocoder=args.vocoder,
                                               precision=args.precision, quality=args.quality)

@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 
 from specdiff.diffusion.guidance import cfg
-from specdiff.diffusion.samplers import DEFAULT_STEPS, SAMPLERS, sample
+from specdiff.diffusion.samplers import DEFAULT_STEPS, SAMPLERS, Generator, sample
 from specdiff.errors import SpecdiffError
 
 
@@ -71,7 +71,7 @@ class SamplerConfig:
 
 
 def sample_guided(model_fn: Callable[..., Tensor], shape: tuple[int, ...], config: SamplerConfig,
-                  generator: torch.Generator | None = None,
+                  generator: Generator = None,
                   device: str | torch.device | None = None,
                   callback: Callable[[int], None] | None = None) -> Tensor:
     """Draw noise of ``shape`` from ``generator`` and sample with guidance per ``config``.

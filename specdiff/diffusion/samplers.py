@@ -1,23 +1,32 @@
 """Samplers as pure functions ``sample_x(model_fn, x, ts, generator=None, ...) -> x``.
 
 ``model_fn(x_t, t) -> eps``: x_t (B, ...) and t (B,) float32 continuous time in [0, 1]; it returns
-the predicted noise. ``callback(i)``, if given, is called after step i (progress). ``ts`` is a decreasing time grid (see `time_grid`) from which every step goes
-from ts[i] to ts[i+1]. All randomness comes from ``generator`` (torch.randn on x's device), so a
-sampler is deterministic given the generator's seed. Coefficients are computed in float64.
+the predicted noise. ``callback(i)``, if given, is called after step i (progress). ``ts`` is a
+decreasing time grid (see `time_grid`) from which every step goes from ts[i] to ts[i+1]. All
+randomness comes from ``generator`` (torch.randn on x's device), so a sampler is deterministic given
+the generator's seed; a sequence of generators, one per row of x, makes each row's noise
+independent of the batch it is drawn in. Coefficients are computed in float64.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor
 
-from specdiff.diffusion.schedule import (alpha_sigma, alphas_cumprod_squaredcos, leading_timesteps,
-                                         logsnr_cosine, time_grid)
+from specdiff.diffusion.schedule import (
+    alpha_sigma,
+    alphas_cumprod_squaredcos,
+    leading_timesteps,
+    logsnr_cosine,
+    time_grid,
+)
 
 ModelFn = Callable[[Tensor, Tensor], Tensor]
+Generator = torch.Generator | Sequence[torch.Generator] | None
+"""One generator for the whole batch, or one per row."""
 Callback = Callable[[int], None] | None
 """Called with the step's index after every step (a progress bar's ``update``)."""
 
@@ -27,8 +36,20 @@ def _report(callback: Callback, step: int) -> None:
         callback(step)
 
 
-def _randn(x: Tensor, generator: torch.Generator | None) -> Tensor:
-    return torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+def randn(shape: tuple[int, ...], generator: Generator, device: str | torch.device | None = None,
+          dtype: torch.dtype = torch.float32) -> Tensor:
+    """Standard normal noise of ``shape`` (B, ...) from ``generator``, or row b from
+    ``generator[b]`` when it is a sequence of B generators."""
+    if generator is None or isinstance(generator, torch.Generator):
+        return torch.randn(shape, generator=generator, device=device, dtype=dtype)
+    if len(generator) != shape[0]:
+        raise ValueError(f"{len(generator)} generators for {shape[0]} rows")
+    return torch.stack([torch.randn(shape[1:], generator=g, device=device, dtype=dtype)
+                        for g in generator])
+
+
+def _randn(x: Tensor, generator: Generator) -> Tensor:
+    return randn(x.shape, generator, x.device, x.dtype)
 
 
 def _times(t: float, x: Tensor) -> Tensor:
@@ -46,7 +67,7 @@ def _x0_eps(model_fn: ModelFn, x: Tensor, t: float, alpha: float, sigma: float,
     return x0, eps
 
 
-def sample_ddpm(model_fn: ModelFn, x: Tensor, ts: Tensor, generator: torch.Generator | None = None,
+def sample_ddpm(model_fn: ModelFn, x: Tensor, ts: Tensor, generator: Generator = None,
                 clip_x0: bool = True, variance: str = "large", callback: Callback = None
                 ) -> Tensor:
     """Official ancestral DDPM sampler (Ho et al. 2020, log-SNR form; 1000 steps: time_grid(1000)).
@@ -73,7 +94,7 @@ def sample_ddpm(model_fn: ModelFn, x: Tensor, ts: Tensor, generator: torch.Gener
     return x
 
 
-def sample_ddim(model_fn: ModelFn, x: Tensor, ts: Tensor, generator: torch.Generator | None = None,
+def sample_ddim(model_fn: ModelFn, x: Tensor, ts: Tensor, generator: Generator = None,
                 clip_x0: bool = True, eta: float = 0.0, callback: Callback = None) -> Tensor:
     """DDIM (Song et al. 2021, eq. 12) on the continuous schedule; eta = 0 is deterministic."""
     ts = torch.as_tensor(ts, dtype=torch.float64)
@@ -91,7 +112,7 @@ def sample_ddim(model_fn: ModelFn, x: Tensor, ts: Tensor, generator: torch.Gener
 
 
 def sample_dpmpp_2m(model_fn: ModelFn, x: Tensor, ts: Tensor,
-                    generator: torch.Generator | None = None, clip_x0: bool = True,
+                    generator: Generator = None, clip_x0: bool = True,
                     callback: Callback = None) -> Tensor:
     """DPM-Solver++(2M) (Lu et al. 2022, Alg. 2): multistep second order in the data prediction.
 
@@ -121,7 +142,7 @@ def sample_dpmpp_2m(model_fn: ModelFn, x: Tensor, ts: Tensor,
 
 
 def sample_dpmpp_3m(model_fn: ModelFn, x: Tensor, ts: Tensor,
-                    generator: torch.Generator | None = None, clip_x0: bool = True,
+                    generator: Generator = None, clip_x0: bool = True,
                     callback: Callback = None) -> Tensor:
     """DPM-Solver++(3M) (Lu et al. 2022, the third-order multistep form of k-diffusion's
     ``sample_dpmpp_3m_sde`` with no noise), in the data prediction on the log-SNR scale.
@@ -161,7 +182,7 @@ def sample_dpmpp_3m(model_fn: ModelFn, x: Tensor, ts: Tensor,
 
 
 def sample_ddpm_discrete(model_fn: ModelFn, x: Tensor, timesteps: Tensor,
-                         generator: torch.Generator | None = None, clip_x0: bool = True,
+                         generator: Generator = None, clip_x0: bool = True,
                          alphas_cumprod: Tensor | None = None,
                          num_train_timesteps: int = 1000, callback: Callback = None) -> Tensor:
     """diffusers' ``DDPMScheduler`` (squaredcos_cap_v2, fixed_large, epsilon, x0 clip).
@@ -232,7 +253,7 @@ def sampler_grid(name: str, steps: int | None = None, spacing: str | None = None
 
 
 def sample(model_fn: ModelFn, shape: tuple[int, ...], sampler: str = "dpmpp_2m",
-           steps: int | None = None, generator: torch.Generator | None = None,
+           steps: int | None = None, generator: Generator = None,
            device: str | torch.device | None = None, clip_x0: bool = True,
            spacing: str | None = None, x: Tensor | None = None, callback: Callback = None
            ) -> Tensor:
@@ -249,6 +270,6 @@ def sample(model_fn: ModelFn, shape: tuple[int, ...], sampler: str = "dpmpp_2m",
     """
     fn = get_sampler(sampler)
     if x is None:
-        x = torch.randn(shape, generator=generator, device=device, dtype=torch.float32)
+        x = randn(shape, generator, device)
     return fn(model_fn, x, sampler_grid(sampler, steps, spacing), generator=generator,
               clip_x0=clip_x0, callback=callback)

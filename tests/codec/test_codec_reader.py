@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import midi_files
 import numpy as np
 import pytest
 
@@ -18,7 +19,7 @@ MIDI = Path(__file__).resolve().parents[1] / "fixtures" / "codec" / "midi"
     (lambda tmp: tmp, "is a directory"),
     (lambda tmp: tmp / "missing.mid", "no such file"),
     (lambda tmp: _write(tmp / "text.mid", b"hello, not midi\n" * 10), "not a MIDI file"),
-    (lambda tmp: _write(tmp / "empty.mid", b""), "not a MIDI file"),
+    (lambda tmp: _write(tmp / "empty.mid", b""), "empty file"),
     (lambda tmp: _write(tmp / "cut.mid", (MIDI / "bach_bwv66_6.mid").read_bytes()[:500]),
      "truncated"),
     (lambda tmp: _write(tmp / "file.mid", b"MThd") / "inner.mid", "cannot read"),
@@ -36,6 +37,18 @@ def test_unreadable_file(tmp_path):
     path.chmod(0)
     with pytest.raises(SpecdiffError, match="cannot read"):
         read_midi(path)
+
+
+def test_an_end_of_track_far_past_tick_1e7_reads_with_the_same_notes():
+    """Real corpora hold files whose last event lies past tick 10 000 000 (pretty_midi refuses
+    them); the notes are what they are without the long silence."""
+    notes = [(0, 0, 60 + k, 90, 0.5 * k, 0.5 * k + 0.4) for k in range(4)]
+    plain = midi_files.midi_bytes(notes)
+    track = plain[22:-4] + midi_files.vlq(30_000_000) + b"\xff\x2f\x00"  # end of track at 3e7
+    far = plain[:18] + len(track).to_bytes(4, "big") + track
+    a, b = parse_midi(plain), parse_midi(far)
+    assert len(b) == 4 and np.array_equal(a.start, b.start) and np.array_equal(a.end, b.end)
+    assert tokenize_notes(a)[0].tolist() == tokenize_notes(b)[0].tolist()
 
 
 def test_file_without_notes_is_empty_not_an_error():

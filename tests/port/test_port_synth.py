@@ -91,7 +91,7 @@ def test_pipeline_uses_the_port_codec_and_scaler(midi):
     synthesizer = Synthesizer.from_pretrained(PORT / "tiny_nocontext.ckpt",
                                               port_config=PORT / "tiny_nocontext_config.yaml")
     assert synthesizer.settings.vocoder == "griffin-lim" and not synthesizer.settings.mel_stages
-    _, segments = synthesizer._prepare(midi, None, None)
+    _, segments = synthesizer.prepare(midi, None, None)
     expected = tokenize_notes(read_midi(midi), PORT_CODEC, program_map=False)
     assert len(segments) == len(expected) == 2
     for got, want in zip(segments, expected):
