@@ -57,32 +57,17 @@ def test_file_without_notes_is_empty_not_an_error():
 
 
 def test_fuzzed_bytes_parse_or_raise_specdiff_error():
-    """Thousands of mutated and random byte strings: parse or SpecdiffError, nothing else."""
+    """Thousands of mutated and random byte strings: parse or SpecdiffError, nothing else
+    (``benchmarks/fuzz_midi.py`` runs more, and times them)."""
     rng = np.random.default_rng(1234)
     seeds = [(MIDI / f"{n}.mid").read_bytes() for n in
              ("format0", "same_tick", "sustain", "tempo_changes", "drums_only", "mma_waltz")]
     parsed = failed = 0
     for i in range(3000):
-        base = bytearray(seeds[i % len(seeds)])
-        kind = i % 6
-        if kind == 0:  # flip bytes
-            for pos in rng.integers(0, len(base), rng.integers(1, 8)):
-                base[pos] = int(rng.integers(0, 256))
-        elif kind == 1:  # truncate
-            base = base[:int(rng.integers(0, len(base)))]
-        elif kind == 2:  # insert random bytes
-            pos = int(rng.integers(0, len(base)))
-            base[pos:pos] = rng.integers(0, 256, int(rng.integers(1, 16)), dtype=np.uint8).tobytes()
-        elif kind == 3:  # delete a span
-            pos = int(rng.integers(0, len(base)))
-            del base[pos:pos + int(rng.integers(1, 16))]
-        elif kind == 4:  # random body after a valid header
-            base = base[:22] + rng.integers(0, 256, int(rng.integers(0, 300)),
-                                            dtype=np.uint8).tobytes()
-        else:  # pure noise
-            base = bytearray(rng.integers(0, 256, int(rng.integers(0, 200)), dtype=np.uint8))
+        kind = midi_files.MUTATIONS[i % len(midi_files.MUTATIONS)]
+        data = midi_files.mutate(seeds[i % len(seeds)], rng, kind)
         try:
-            seq = parse_midi(bytes(base), name=f"fuzz{i}.mid")
+            seq = parse_midi(data, name=f"fuzz{i}.mid")
         except SpecdiffError as error:
             assert f"fuzz{i}.mid" in str(error)
             failed += 1
