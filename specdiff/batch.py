@@ -312,10 +312,22 @@ class Engine:
         pass
 
 
-def launch(devices: int = 1, num_nodes: int = 1, accelerator: str = "cpu"):
+def launch(devices: int | None = None, num_nodes: int | None = None, accelerator: str = "cpu"):
     """The processes of a run: `Engine` for one; for more, Lightning Fabric with the DDP strategy,
-    which starts the other local processes (or joins those that torchrun or SLURM started)."""
-    if devices * num_nodes == 1 and "LOCAL_RANK" not in os.environ:
+    which starts the other local processes, or joins those that torchrun started (``devices``
+    and ``num_nodes`` then default to torchrun's) or SLURM started (they must match its tasks).
+
+    Raises:
+        SpecdiffError: ``devices`` or ``num_nodes`` disagree with torchrun's processes.
+    """
+    if "LOCAL_WORLD_SIZE" in os.environ:  # started by torchrun
+        local, world = int(os.environ["LOCAL_WORLD_SIZE"]), int(os.environ["WORLD_SIZE"])
+        if (devices or local, num_nodes or world // local) != (local, world // local):
+            raise SpecdiffError(f"--devices {devices} --num-nodes {num_nodes}: torchrun started "
+                                f"{local} processes per node on {world // local} nodes")
+        devices, num_nodes = local, world // local
+    devices, num_nodes = devices or 1, num_nodes or 1
+    if devices * num_nodes == 1:
         return Engine()
     from lightning.fabric import Fabric
 

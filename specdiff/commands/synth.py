@@ -83,11 +83,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     corpus.add_argument("--max-seconds", type=float, default=MAX_SECONDS,
                         help="report longer pieces as too long instead of making them "
                              f"(default {MAX_SECONDS:.0f})")
-    corpus.add_argument("--devices", type=int, default=1,
+    corpus.add_argument("--devices", type=int, default=None,
                         help="processes per machine (on CPU: processes sharing its cores; with "
-                             "--device cuda: GPUs) (default 1)")
-    corpus.add_argument("--num-nodes", type=int, default=1,
-                        help="machines, each started by torchrun or SLURM (default 1)")
+                             "--device cuda: GPUs) (default 1, or torchrun's)")
+    corpus.add_argument("--num-nodes", type=int, default=None,
+                        help="machines, each started by torchrun or SLURM (default 1, or "
+                             "torchrun's)")
     parser.set_defaults(func=run)
 
 
@@ -162,7 +163,7 @@ def run_corpus(args: argparse.Namespace) -> int:
     if args.output == "-" or Path(args.output).is_file():
         raise SpecdiffError(f"-o {args.output}: for a folder or list of MIDI files, expected "
                             "an output folder")
-    if args.devices < 1 or args.num_nodes < 1:
+    if any(n is not None and n < 1 for n in (args.devices, args.num_nodes)):
         raise SpecdiffError("--devices and --num-nodes: expected positive numbers")
     if os.path.abspath(args.output) == os.path.abspath(args.midi):
         raise SpecdiffError(f"-o {args.output}: the output folder must differ from the input")
