@@ -27,8 +27,10 @@ from specdiff.batch import (
 from specdiff.cli import main
 from specdiff.models import SpectrogramDiffusion, model_config
 
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "codec" / "midi"
+REAL = ("bach_bwv66_6.mid", "mma_waltz.mid", "mozart_k80.mid")  # real-world files
 GOOD = {"a/one.mid": "a/one.wav", "a/b/two.mid": "a/b/two.wav", "three.midi": "three.wav",
-        "x.MIDI": "x.wav"}
+        "x.MIDI": "x.wav", **{f"real/{n}": f"real/{n[:-4]}.wav" for n in REAL}}
 BAD = {"bad/empty.mid": "empty file", "bad/cut.mid": "truncated MIDI file",
        "long.mid": "too long", "silent.mid": "no notes", "x.mid": "already x.MIDI's"}
 
@@ -50,6 +52,9 @@ def make_corpus(root: Path) -> Path:
     write_midi(root / "long.mid", [(0, 0, 60, 100, 0.0, 100.0)])
     write_midi(root / "silent.mid", [])
     (root / "readme.txt").write_text("not MIDI: ignored\n")
+    (root / "real").mkdir()
+    for name in REAL:
+        (root / "real" / name).write_bytes((FIXTURES / name).read_bytes())
     return root
 
 
@@ -102,7 +107,7 @@ def test_a_folder_becomes_a_mirrored_folder_with_a_manifest(corpus, models, tmp_
     for name, reason in BAD.items():
         assert records[name]["status"] == "failed" and reason in records[name]["error"], name
     report = capsys.readouterr()
-    assert "4 of 9 files ready" in report.out and "bad/cut.mid: truncated" in report.err
+    assert f"{len(GOOD)} of {len(GOOD) + len(BAD)} files ready" in report.out and "bad/cut.mid: truncated" in report.err
 
     # a rerun makes nothing again and changes nothing
     before, stamps = files(out), {p: p.stat().st_mtime_ns for p in out.rglob("*.wav")}
