@@ -10,12 +10,19 @@ Metrics against the original / the input MIDI:
 * onset F1 and onset+offset F1 of basic-pitch's transcription vs the MIDI (mir_eval, pitched notes);
 * log-mel L1 and multi-resolution STFT distance vs the original audio;
 * Frechet distance between Gaussians fitted to all log-mel frames (128-d) of a system and of the
-  originals ("Frechet mel distance"; a distribution score, unlike the paired L1).
+  originals ("Frechet mel distance"; a distribution score, unlike the paired L1);
+* seam: mean frame-to-frame change of the output's log-mel where one generated window's frames
+  begin, over the mean change everywhere (`specdiff.evaluation.seam_ratio`; 1 = no seam; other
+  systems at the 5.12 s segment joins).
 
-    python benchmarks/quality.py --corpus /work/corpus/rendered [--files 12] [--seconds 10.24]
-        [--model default] [--ddpm-files 4] [--systems original,gt-specdiff,gt-griffin-lim,model]
+    python benchmarks/quality.py --corpus corpus/rendered [--files 12] [--seconds 10.24]
+        [--min-seconds 60] [--model default] [--ddpm-files 4]
+        [--systems original,gt-specdiff,gt-griffin-lim,model]
         [--sweep dpmpp_2m:20:0-1 dpmpp_2m:6:0.1-1::int8 ...]
+        [--continuations none inpaint context+inpaint@16 ...]
         [--plot-dir docs/quality] [--json results.json]
+
+``--seconds 0`` takes whole pieces; ``--min-seconds`` keeps only pieces at least that long.
 """
 
 from __future__ import annotations
@@ -44,6 +51,7 @@ from specdiff.evaluation import (
     midi_reference_notes,
     multi_resolution_stft_distance,
     note_scores,
+    seam_ratio,
 )
 from specdiff.evaluation.frechet import frechet_distance, gaussian_stats
 from specdiff.vocoders import GriffinLim, load_vocoder
@@ -54,11 +62,14 @@ LABELS = {"original": "original (FluidSynth)", "gt-specdiff": "ground truth enco
           "model-1000": "model, DDPM 1000 steps, guidance at every step"}
 
 
-def held_out_files(corpus: Path, split: str, count: int) -> list[dict]:
-    """``count`` files of ``split`` from the corpus manifest, alternating between sources
-    (ids start with music21/, mma/, procedural/), in id order within each."""
+def held_out_files(corpus: Path, split: str, count: int, min_seconds: float = 0.0
+                   ) -> list[dict]:
+    """``count`` files of ``split`` from the corpus manifest at least ``min_seconds`` long,
+    alternating between sources (ids start with music21/, mma/, procedural/), in id order within
+    each."""
     entries = sorted((e for e in read_manifest(corpus)
-                      if e["split"] == split and (corpus / e["audio"]).is_file()),
+                      if e["split"] == split and (corpus / e["audio"]).is_file()
+                      and sf.info(str(corpus / e["audio"])).duration >= min_seconds),
                      key=lambda e: e["id"])
     by_source: dict[str, list[dict]] = {}
     for e in entries:
@@ -90,12 +101,31 @@ def parse_setting(spec: str) -> tuple[dict, str | None]:
     return overrides, (parts[3] if len(parts) > 3 and parts[3] else None)
 
 
+def parse_continuation(spec: str) -> dict:
+    """``CONTINUATION[@OVERLAP]`` -> settings overrides."""
+    name, _, overlap = spec.partition("@")
+    return {"continuation": name, **({"overlap": int(overlap)} if overlap else {})}
+
+
+def joins_of(settings, frames: int) -> list[int]:
+    """Where the frames of each generated window begin, for ``settings``' continuation."""
+    from specdiff.bundle import INPAINTING
+    from specdiff.evaluation import segment_joins
+
+    overlap = settings.overlap if settings is not None and settings.continuation in INPAINTING \
+        else 0
+    return segment_joins(frames, 256 - overlap, overlap)
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--corpus", type=Path, default=Path("/work/corpus/rendered"))
     p.add_argument("--split", default="test")
     p.add_argument("--files", type=int, default=12)
-    p.add_argument("--seconds", type=float, default=10.24, help="seconds from each piece's start")
+    p.add_argument("--seconds", type=float, default=10.24,
+                   help="seconds from each piece's start (0: the whole piece)")
+    p.add_argument("--min-seconds", type=float, default=0.0,
+                   help="only pieces at least this long")
     p.add_argument("--model", default="default",
                    help="'default' (the built-in model) or any `specdiff synth --model` source")
     p.add_argument("--vocoder", default="specdiff", help="name or .safetensors path")
@@ -110,6 +140,9 @@ def main() -> int:
                    help="more model rows, one per setting: sampler and steps, optionally a "
                         "guidance interval in noise time and a precision, e.g. dpmpp_3m:10, "
                         "dpmpp_2m:12:0.1-0.8, dpmpp_2m:20::int8")
+    p.add_argument("--continuations", nargs="*", default=[], metavar="MODE[@OVERLAP]",
+                   help="more model rows, one per continuation of the bundle's settings (and "
+                        "overlap in frames), e.g. none inpaint context+inpaint@16")
     p.add_argument("--plot-dir", type=Path, default=None,
                    help="write model-vs-original spectrogram plots of the first two files here")
     p.add_argument("--json", type=Path, default=None, help="also write the results here")
@@ -124,6 +157,8 @@ def main() -> int:
     if unknown:
         raise SystemExit(f"unknown systems {unknown}; expected some of {SYSTEMS}")
     sweep = {f"model {spec}": parse_setting(spec) for spec in args.sweep}
+    sweep.update({f"model {spec}": (parse_continuation(spec), None)
+                  for spec in args.continuations})
     systems += list(sweep)
     LABELS.update({name: name for name in sweep})
     vocoder = load_vocoder(args.vocoder)
@@ -142,7 +177,7 @@ def main() -> int:
     if any(s.startswith("model") for s in systems) and args.guidance is None:
         args.guidance = synthesizer().settings.sampling.guidance
     transcriber = BasicPitchTranscriber(threads=args.threads)
-    files = held_out_files(args.corpus, args.split, args.files)
+    files = held_out_files(args.corpus, args.split, args.files, args.min_seconds)
     if not files:
         raise SystemExit(f"no {args.split} files in {args.corpus}")
 
@@ -153,7 +188,7 @@ def main() -> int:
     for index, entry in enumerate(files):
         audio, rate = sf.read(str(args.corpus / entry["audio"]), dtype="float32")
         assert rate == SAMPLE_RATE, (entry["audio"], rate)
-        n = min(len(audio), round(args.seconds * SAMPLE_RATE))
+        n = min(len(audio), round(args.seconds * SAMPLE_RATE)) if args.seconds else len(audio)
         audio = audio[:n]
         mel = log_mel(audio)
         notes = clip_notes(read_midi(args.corpus / entry["midi"]), n / SAMPLE_RATE)
@@ -162,6 +197,7 @@ def main() -> int:
         for system in systems:
             if system == "model-1000" and index >= args.ddpm_files:
                 continue
+            settings = None
             start = time.perf_counter()
             if system == "original":
                 out = audio
@@ -190,6 +226,8 @@ def main() -> int:
             row = scores[system]
             row.setdefault("log_mel_l1", []).append(float((out_mel - mel).abs().mean()))
             row.setdefault("mrstft", []).append(multi_resolution_stft_distance(out, audio)["mrstft"])
+            row.setdefault("seam", []).append(
+                seam_ratio(out_mel.numpy(), joins_of(settings, len(out_mel))))
             if len(reference):
                 found = note_scores(reference, transcriber.transcribe(out, SAMPLE_RATE))
                 row.setdefault("onset_f1", []).append(found["onset_f1"])
@@ -214,16 +252,18 @@ def main() -> int:
         if system != "original":
             s["x_real_time"] = total_seconds[system] / max(times[system], 1e-9)
         summary[system] = s
-    print(f"\n{len(files)} held-out files ({args.seconds:g} s each) of {args.corpus}, "
+    length = f"{args.seconds:g} s each" if args.seconds else "whole pieces"
+    print(f"\n{len(files)} held-out files ({length}, at least {args.min_seconds:g} s) of "
+          f"{args.corpus}, "
           f"model {args.model}, guidance {args.guidance}, threads {args.threads}, "
           f"load average {os.getloadavg()[0]:.1f}\n")
     print("| system | files | onset F1 | onset+offset F1 | log-mel L1 | MR-STFT | Frechet mel "
-          "| x real time |")
-    print("|---|---|---|---|---|---|---|---|")
+          "| seam | x real time |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for system, s in summary.items():
         cells = [str(s["files"])] + [f"{s.get(k, float('nan')):.3f}" for k in
                                      ("onset_f1", "onset_offset_f1", "log_mel_l1", "mrstft",
-                                      "frechet_mel")]
+                                      "frechet_mel", "seam")]
         cells.append(f"{s['x_real_time']:.2f}" if "x_real_time" in s else "-")
         print(f"| {LABELS[system]} | " + " | ".join(cells) + " |")
     f1 = {k: v.get("onset_f1") for k, v in summary.items()}

@@ -23,9 +23,11 @@ MEL_STAGES = ("fill_dropouts",)
 (`specdiff.pipeline.fill_dropouts`)."""
 AUDIO_STAGES = ("soft_clip",)
 """Post-processing of the audio (`specdiff.audio.soft_clip`)."""
-CONTINUATIONS = ("context", "none")
-"""How segment k sees segment k-1: through the context encoder (models that have one), or not
-at all (each segment generated alone)."""
+CONTINUATIONS = ("context", "none", "inpaint", "context+inpaint")
+"""How a segment follows the one before: through the context encoder (models that have one),
+not at all (each segment generated alone), by inpainting (windows overlapping the previous one
+by ``overlap`` frames, which are held fixed while the rest is generated to fit them), or both."""
+INPAINTING = ("inpaint", "context+inpaint")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16", "int8")
 NAMED_VOCODERS = ("griffin-lim", "specdiff")
 """Vocoders a bundle names rather than carries as a file."""
@@ -45,6 +47,8 @@ class SynthesisSettings:
         mel_stages: names from `MEL_STAGES`, applied in order to each generated segment.
         audio_stages: names from `AUDIO_STAGES`, applied to the audio.
         continuation: one of `CONTINUATIONS`.
+        overlap: frames (20 ms each) a window shares with the one before when inpainting
+            (the ``inpaint`` continuations and passage re-generation).
     """
 
     vocoder: str = "griffin-lim"
@@ -53,6 +57,7 @@ class SynthesisSettings:
     mel_stages: tuple[str, ...] = ()
     audio_stages: tuple[str, ...] = ()
     continuation: str = "context"
+    overlap: int = 32
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "mel_stages", tuple(self.mel_stages))
@@ -66,6 +71,9 @@ class SynthesisSettings:
         if self.continuation not in CONTINUATIONS:
             raise SpecdiffError(f"synthesis settings: continuation {self.continuation!r}; "
                                 f"expected one of {list(CONTINUATIONS)}")
+        if not 0 < self.overlap < 256:
+            raise SpecdiffError(f"synthesis settings: overlap {self.overlap}; expected 1 to 255 "
+                                "frames")
         if self.precision not in PRECISIONS:
             raise SpecdiffError(f"synthesis settings: precision {self.precision!r}; expected "
                                 f"one of {list(PRECISIONS)}")

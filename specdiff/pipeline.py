@@ -24,6 +24,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -176,6 +177,170 @@ def generate_mels(
             if has_context:
                 context = x
             yield from unscale_mel(x, model.config.scaler_min, model.config.scaler_max).cpu()
+
+
+@dataclass(frozen=True)
+class Passage:
+    """Make seconds [start, end) of a previous rendering again, keeping all its other frames.
+
+    Attributes:
+        mel: (frames, n_mels) natural-log mel of the previous rendering (``--save-mel``), which
+            the (possibly edited) MIDI must match in length.
+        start, end: the range, in seconds.
+        source: the mel's name in messages.
+    """
+
+    mel: np.ndarray
+    start: float
+    end: float
+    source: str = "the previous mel"
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, start: float, end: float) -> Passage:
+        """Read the previous mel from a ``.npy`` file.
+
+        Raises:
+            SpecdiffError: the file is missing or not a NumPy array.
+        """
+        try:
+            mel = np.load(path, allow_pickle=False)
+        except FileNotFoundError:
+            raise SpecdiffError(f"{path}: no such file") from None
+        except (OSError, ValueError) as error:
+            raise SpecdiffError(f"{path}: not a .npy mel ({error})") from None
+        return cls(mel, float(start), float(end), os.fspath(path))
+
+    def frames(self, total: int, n_mels: int) -> tuple[int, int]:
+        """(first, last) frame of the range in a piece of ``total`` frames (50 a second).
+
+        Raises:
+            SpecdiffError: the mel's shape or length does not fit the piece, or the range lies
+                outside it.
+        """
+        shape = tuple(np.shape(self.mel))
+        if len(shape) != 2 or shape[1] != n_mels:
+            raise SpecdiffError(f"{self.source}: shape {shape}; expected (frames, {n_mels}), "
+                                "the log-mel that --save-mel writes")
+        if shape[0] != total:
+            raise SpecdiffError(
+                f"{self.source}: {shape[0]} frames ({shape[0] / 50:.2f} s), but this MIDI makes "
+                f"{total} ({total // FRAMES_PER_SEGMENT} segments of 5.12 s): it belongs to "
+                "another piece, or the edit changed the piece's length; render it whole")
+        if not 0 <= self.start < self.end:
+            raise SpecdiffError(f"range {self.start:g}:{self.end:g} s: expected "
+                                "0 <= START < END")
+        first, last = round(self.start * 50), round(self.end * 50)
+        if last > total:
+            raise SpecdiffError(f"range {self.start:g}:{self.end:g} s: the piece's frames end "
+                                f"at {total / 50:.2f} s")
+        return first, max(last, first + 1)
+
+
+def window_starts(frames: int, overlap: int, first: int = 0, last: int | None = None,
+                  length: int = FRAMES_PER_SEGMENT) -> list[int]:
+    """Start frames of windows of ``length`` frames, each sharing ``overlap`` frames with the one
+    before, from ``first`` until frame ``last`` (default ``frames``) is covered; no window starts
+    past ``frames - length`` unless the piece is shorter than one window."""
+    last = frames if last is None else last
+    hop = length - overlap
+    if hop < 1:
+        raise SpecdiffError(f"overlap {overlap}: expected fewer than {length} frames")
+    starts, start = [], first
+    while True:
+        start = max(0, min(start, frames - length))
+        starts.append(start)
+        if start + length >= last:
+            return starts
+        start += hop
+
+
+def generate_windows(
+    model,
+    windows: Sequence[np.ndarray],
+    starts: Sequence[int],
+    frames: int,
+    sampling: SamplerConfig = SamplerConfig(),
+    *,
+    known: tuple[np.ndarray, np.ndarray] | None = None,
+    use_context: bool = True,
+    seed: int = 0,
+    progress: bool | None = None,
+    mel_stages: Sequence[str] = (),
+) -> Iterator[torch.Tensor]:
+    """Generate frames [0, ``frames``) window by window, holding every frame already made fixed.
+
+    Window k (token ids ``windows[k]``) covers frames [starts[k], starts[k] + T), T = the
+    model's ``target_length``. Frames made by earlier windows, or given in ``known``, are held
+    by inpainting (`specdiff.diffusion.inpaint`): the network generates the window's new frames
+    to fit them, so overlapping windows join without a seam. A model with a context encoder
+    (and ``use_context``) also sees the T frames before each window (masked where none exist).
+
+    Args:
+        known: (mel (frames, n_mels) unscaled log-mel, keep (frames,) bool): frames that stay
+            exactly as given (passage re-generation); None: nothing known.
+        seed, progress, mel_stages: as for `generate_mels` (the stages run on each window's
+            output before its new frames are kept).
+
+    Yields:
+        Unscaled log-mel frames in order, (n, n_mels) pieces, as soon as they are final;
+        ``frames`` in all.
+    """
+    from specdiff.codec import pad_segments
+    from specdiff.diffusion import sample_guided
+
+    device = model.device
+    generator = torch.Generator(device=device).manual_seed(seed)
+    length, n_mels = model.config.target_length, model.config.n_mels
+    size = max(frames, max(starts) + length)
+    mel = torch.zeros(size, n_mels, device=device)  # scaled
+    have = torch.zeros(size, dtype=torch.bool, device=device)
+    given = keep = None
+    if known is not None:
+        given = torch.as_tensor(known[0], dtype=torch.float32)
+        keep = torch.as_tensor(known[1], dtype=torch.bool)
+        mel[:frames] = scale_mel(given.to(device), model.config.scaler_min,
+                                 model.config.scaler_max)
+        have[:frames] = keep.to(device)
+    use_context = use_context and model.config.has_context
+    stages = [MEL_STAGES[name](model.config) for name in mel_stages]
+    per_window = _steps_per_sample(sampling.name, sampling.steps)
+    done = 0
+    with _progress(len(windows) * per_window, progress, "synthesizing") as bar:
+        for k, (tokens, start) in enumerate(zip(windows, starts)):
+            bar.set_postfix_str(f"window {k + 1}/{len(windows)}")
+            span = slice(start, start + length)
+            context = context_mask = None
+            if use_context and start > 0:
+                first = max(0, start - length)
+                context = torch.zeros(1, length, n_mels, device=device)
+                context_mask = torch.zeros(1, length, dtype=torch.bool, device=device)
+                context[0, length - (start - first):] = mel[first:start]
+                context_mask[0, length - (start - first):] = have[first:start]
+            weight = have[span].float()[None, :, None]  # (1, T, 1)
+            hold = (mel[span][None], weight) if bool(have[span].any()) else None
+            ids = torch.from_numpy(pad_segments([tokens], model.config.max_tokens)).to(device)
+            with torch.inference_mode():
+                conditioning = model.encode(ids, context, context_mask)
+                x = sample_guided(model.eps_fn(conditioning), (1, length, n_mels), sampling,
+                                  generator, device, callback=lambda _: bar.update(1),
+                                  known=hold)
+                x = x.float().clamp(-1.0, 1.0)
+                for stage in stages:
+                    x = stage(x)
+            new = ~have[span]
+            mel[span][new] = x[0][new]
+            have[span] = True
+            frontier = int(torch.argmin(have[:frames].int())) if not bool(have[:frames].all()) \
+                else frames
+            if frontier > done:
+                out = unscale_mel(mel[done:frontier], model.config.scaler_min,
+                                  model.config.scaler_max).cpu()
+                if given is not None:  # kept frames exactly as given (no clipping by scaling)
+                    out[keep[done:frontier]] = given[done:frontier][keep[done:frontier]]
+                yield out
+                done = frontier
+    if done < frames:
+        raise SpecdiffError(f"windows {list(starts)} leave frames {done}.. of {frames} unmade")
 
 
 def _generate_ar_mels(model, segments: Sequence[np.ndarray], batch_size: int,

@@ -22,7 +22,7 @@ from torch import nn
 
 from specdiff.audio import SAMPLE_RATE, AudioFileWriter, WavStreamWriter
 from specdiff.audio.io import soft_clip
-from specdiff.bundle import NAMED_VOCODERS, SynthesisSettings, with_quality
+from specdiff.bundle import INPAINTING, NAMED_VOCODERS, SynthesisSettings, with_quality
 from specdiff.checkpoints import DIFFUSION, Checkpoint, read_checkpoint, write_specdiff
 from specdiff.errors import SpecdiffError
 from specdiff.models.builder import build_model
@@ -30,11 +30,14 @@ from specdiff.models.precision import apply_precision, resolve_precision
 from specdiff.pipeline import (
     TAIL_SECONDS,
     MelSaver,
+    Passage,
     audio_length,
     generate_mels,
+    generate_windows,
     load_notes,
     sigterm_interrupts,
     trim_stream,
+    window_starts,
 )
 from specdiff.vocoders import Vocoder, load_vocoder
 
@@ -184,20 +187,55 @@ class Synthesizer(nn.Module):
         base = self.settings if settings is None else settings
         return base.override(**overrides)
 
-    def mels(self, segments, settings: SynthesisSettings, *, seed: int = 0, batch_size: int = 8,
-             progress: bool | None = None, segment_seeds=None):
-        """Generate each segment's (256, 128) log-mel in order (``generate_mels``) with
-        ``settings``."""
-        return generate_mels(self.model, segments, settings.sampling, seed=seed,
-                             batch_size=batch_size, progress=progress,
-                             mel_stages=settings.mel_stages, continuation=settings.continuation,
-                             segment_seeds=segment_seeds)
+    def mels(self, segments, settings: SynthesisSettings, *, notes=None, seed: int = 0,
+             batch_size: int = 8, progress: bool | None = None, segment_seeds=None,
+             passage: Passage | None = None):
+        """Generate the piece's log-mel in order: (n, 128) pieces, 256 frames per segment in all.
+
+        ``segments`` are the token ids of `prepare`. The inpainting continuations and
+        ``passage`` (re-generate a range of a previous rendering, keeping every other frame)
+        cut their own windows from ``notes``. ``segment_seeds``: see `generate_mels`.
+        """
+        frames = len(segments) * self.model.config.target_length
+        inpainting = settings.continuation in INPAINTING
+        if passage is None and not inpainting:
+            return generate_mels(self.model, segments, settings.sampling, seed=seed,
+                                 batch_size=batch_size, progress=progress,
+                                 mel_stages=settings.mel_stages,
+                                 continuation=settings.continuation,
+                                 segment_seeds=segment_seeds)
+        if notes is None or not hasattr(self.model, "eps_fn"):
+            raise SpecdiffError("inpainting needs a diffusion model and the piece's notes")
+        known = None
+        if passage is None:
+            starts = window_starts(frames, settings.overlap)
+        else:
+            first, last = passage.frames(frames, self.model.config.n_mels)
+            starts = window_starts(frames, settings.overlap, max(0, first - settings.overlap),
+                                   last)
+            keep = np.ones(frames, dtype=bool)
+            keep[first:last] = False
+            known = (passage.mel, keep)
+        windows = [self._window(notes, start) for start in starts]
+        use_context = settings.continuation in ("context", "context+inpaint")
+        return generate_windows(self.model, windows, starts, frames, settings.sampling,
+                                known=known, use_context=use_context, seed=seed,
+                                progress=progress, mel_stages=settings.mel_stages)
+
+    def _window(self, notes, start: int) -> np.ndarray:
+        """Token ids of the segment-long window of ``notes`` from frame ``start``."""
+        from specdiff.codec import tokenize_window
+
+        config = self.model.config
+        return tokenize_window(notes, start, config.target_length, config.token_codec,
+                               program_map=config.codec != "port-901")
 
     def segments_alone(self, settings: SynthesisSettings) -> bool:
         """Whether segments are generated independently of each other with ``settings`` (a
         model without context, or ``continuation="none"``): they may be batched across pieces."""
         config = self.model.config
-        independent = not config.has_context or settings.continuation == "none"
+        independent = settings.continuation == "none" or (
+            not config.has_context and settings.continuation == "context")
         return independent and config.mask_padding and hasattr(self.model, "eps_fn")
 
     def prepare(self, midi, program: int | None = None,
@@ -238,8 +276,8 @@ class Synthesizer(nn.Module):
                    sampler: str | None = None, steps: int | None = None,
                    guidance: float | None = None, seed: int = 0, batch_size: int = 8,
                    progress: bool | None = None, tail_seconds: float = TAIL_SECONDS,
-                   program: int | None = None, program_map: dict[int, int] | None = None
-                   ) -> tuple[np.ndarray, int]:
+                   program: int | None = None, program_map: dict[int, int] | None = None,
+                   passage: Passage | None = None) -> tuple[np.ndarray, int]:
         """Synthesize a whole MIDI file in memory.
 
         Args:
@@ -252,6 +290,8 @@ class Synthesizer(nn.Module):
             progress: a progress bar on stderr; None = only when stderr is a terminal.
             tail_seconds: audio kept after the last note's end, within the generated segments.
             program, program_map: re-orchestrate first (``specdiff.instruments.orchestrate``).
+            passage: make only this range of a previous rendering again (`Passage`); every
+                other mel frame stays as it was.
 
         Returns:
             (audio (n,) float32 at the vocoder's rate, sample rate). n = min(segments * 81 920,
@@ -259,7 +299,8 @@ class Synthesizer(nn.Module):
         """
         notes, segments = self.prepare(midi, program, program_map)
         settings = self.resolve(settings, sampler=sampler, steps=steps, guidance=guidance)
-        mels = self.mels(segments, settings, seed=seed, batch_size=batch_size, progress=progress)
+        mels = self.mels(segments, settings, notes=notes, seed=seed, batch_size=batch_size,
+                         progress=progress, passage=passage)
         pieces = self.audio_from_mels(notes, len(segments), mels, settings, tail_seconds)
         audio = np.concatenate(list(pieces)).astype(np.float32, copy=False)
         return audio, self.vocoder.sample_rate
@@ -270,7 +311,8 @@ class Synthesizer(nn.Module):
                            steps: int | None = None, guidance: float | None = None, seed: int = 0,
                            batch_size: int = 8, progress: bool | None = None,
                            tail_seconds: float = TAIL_SECONDS, program: int | None = None,
-                           program_map: dict[int, int] | None = None) -> SynthesisResult:
+                           program_map: dict[int, int] | None = None,
+                           passage: Passage | None = None) -> SynthesisResult:
         """Synthesize a MIDI file straight to an audio file (and optionally its mel), streaming.
 
         Audio (WAV or FLAC, from the extension) and the ``.npy`` mel are written as segments
@@ -300,8 +342,8 @@ class Synthesizer(nn.Module):
                                  self.model.config.n_mels, stack)
             settings = self.resolve(settings, sampler=sampler, steps=steps, guidance=guidance)
             stack.enter_context(sigterm_interrupts())
-            mels = self.mels(segments, settings, seed=seed, batch_size=batch_size,
-                             progress=progress)
+            mels = self.mels(segments, settings, notes=notes, seed=seed,
+                             batch_size=batch_size, progress=progress, passage=passage)
             if saver is not None:
                 mels = saver(mels)
             for piece in self.audio_from_mels(notes, len(segments), mels, settings,

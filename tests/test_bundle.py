@@ -56,8 +56,10 @@ def test_settings_round_trip_and_refuse_what_they_do_not_know():
         SynthesisSettings().override(guidance_interval=(0.5, 0.2))
     with pytest.raises(SpecdiffError, match="unknown mel_stages \\['denoise'\\]"):
         SynthesisSettings(mel_stages=("denoise",))
-    with pytest.raises(SpecdiffError, match="continuation 'inpaint'"):
-        SynthesisSettings(continuation="inpaint")
+    with pytest.raises(SpecdiffError, match="continuation 'crossfade'"):
+        SynthesisSettings(continuation="crossfade")
+    with pytest.raises(SpecdiffError, match="overlap 256"):
+        SynthesisSettings(overlap=256)
 
 
 def test_official_and_port_checkpoints_read_with_the_official_settings():

@@ -54,6 +54,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="the network's arithmetic: auto picks bf16 where the device has "
                              "bf16 matrix instructions, else fp32; int8: dynamic int8 linear "
                              "layers (CPU) (default: the model's)")
+    parser.add_argument("--continuation", default=None,
+                        choices=("context", "none", "inpaint", "context+inpaint"),
+                        help="how each 5.12 s segment follows the one before: the context "
+                             "encoder's view of it, nothing, or inpainting (windows overlapping "
+                             "the previous one, whose frames are held while the rest is made to "
+                             "fit them), or both (default: the model's)")
+    parser.add_argument("--overlap", type=int, default=None, metavar="FRAMES",
+                        help="frames (20 ms) shared by overlapping windows when inpainting "
+                             "(default: the model's)")
+    parser.add_argument("--from-mel", default=None, metavar="PREVIOUS.npy",
+                        help="with --regenerate: the log-mel of an earlier rendering of this "
+                             "piece (its --save-mel)")
+    parser.add_argument("--regenerate", default=None, metavar="START:END",
+                        help="make only seconds START to END again (e.g. after editing those "
+                             "bars), keeping every other frame of --from-mel; save the result's "
+                             "mel with --save-mel to edit again")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     parser.add_argument("--vocoder", default=None,
                         help="specdiff (our neural vocoder), griffin-lim, a specdiff vocoder "
@@ -111,6 +127,18 @@ def _check_choices(args: argparse.Namespace) -> None:
         from specdiff.instruments import parse_program_map
 
         args.program_map = parse_program_map(args.program_map)
+    if (args.regenerate is None) != (args.from_mel is None):
+        raise SpecdiffError("--regenerate START:END and --from-mel PREVIOUS.npy go together: "
+                            "the range to make again and the rendering it belongs to")
+    if args.regenerate is not None:
+        start, sep, end = args.regenerate.partition(":")
+        try:
+            args.regenerate = (float(start), float(end))
+        except ValueError:
+            sep = ""
+        if not sep:
+            raise SpecdiffError(f"--regenerate {args.regenerate}: expected START:END in "
+                                "seconds, e.g. 12.5:20")
     if args.port_config is not None and (args.model is None
                                          or not str(args.model).endswith(".ckpt")):
         raise SpecdiffError(f"--port-config {args.port_config}: applies to a port .ckpt given "
@@ -157,7 +185,8 @@ def run_corpus(args: argparse.Namespace) -> int:
     from specdiff.errors import SpecdiffError
     from specdiff.synthesizer import Synthesizer
 
-    for flag, value in (("--save-mel", args.save_mel), ("--plot", args.plot)):
+    for flag, value in (("--save-mel", args.save_mel), ("--plot", args.plot),
+                        ("--regenerate", args.regenerate)):
         if value is not None:
             raise SpecdiffError(f"{flag}: applies to one MIDI file, not to a folder or list")
     if args.output == "-" or Path(args.output).is_file():
@@ -173,7 +202,8 @@ def run_corpus(args: argparse.Namespace) -> int:
     synthesizer = Synthesizer.from_pretrained(args.model, device=device,
                                               port_config=args.port_config, vocoder=args.vocoder,
                                               precision=args.precision, quality=args.quality)
-    settings = synthesizer.resolve(sampler=args.sampler, steps=args.steps, guidance=args.guidance)
+    settings = synthesizer.resolve(sampler=args.sampler, steps=args.steps, guidance=args.guidance,
+                                   continuation=args.continuation, overlap=args.overlap)
     options = CorpusOptions(overwrite=args.overwrite, max_seconds=args.max_seconds,
                             batch_size=args.batch_size, program=args.program,
                             program_map=args.program_map)
@@ -201,15 +231,20 @@ def run(args: argparse.Namespace) -> int:
     import warnings
     from pathlib import Path
 
-    from specdiff.pipeline import load_notes
+    from specdiff.pipeline import Passage, load_notes
     from specdiff.synthesizer import Synthesizer
 
     _check_choices(args)
     if is_corpus(args.midi):
         return run_corpus(args)
+    passage = None
+    if args.regenerate is not None:
+        passage = Passage.load(args.from_mel, *args.regenerate)
     synthesizer = Synthesizer.from_pretrained(args.model, device=args.device,
                                               port_config=args.port_config, vocoder=args.vocoder,
                                               precision=args.precision, quality=args.quality)
+    settings = synthesizer.resolve(sampler=args.sampler, steps=args.steps, guidance=args.guidance,
+                                   continuation=args.continuation, overlap=args.overlap)
     with tempfile.TemporaryDirectory(prefix="specdiff-synth-") as tmp:
         mel_path = args.save_mel
         if mel_path is None and args.plot is not None:
@@ -217,10 +252,9 @@ def run(args: argparse.Namespace) -> int:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             result = synthesizer.synthesize_to_file(
-                args.midi, args.output, save_mel=mel_path, sampler=args.sampler, steps=args.steps,
-                guidance=args.guidance, seed=args.seed, batch_size=args.batch_size,
-                progress=False if args.no_progress else None, program=args.program,
-                program_map=args.program_map)
+                args.midi, args.output, save_mel=mel_path, settings=settings, seed=args.seed,
+                batch_size=args.batch_size, progress=False if args.no_progress else None,
+                program=args.program, program_map=args.program_map, passage=passage)
         for warning in caught:
             print(f"specdiff synth: warning: {warning.message}", file=sys.stderr)
         if args.plot is not None:

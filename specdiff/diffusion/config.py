@@ -9,6 +9,7 @@ import torch
 from torch import Tensor
 
 from specdiff.diffusion.guidance import cfg
+from specdiff.diffusion.inpaint import inpaint
 from specdiff.diffusion.samplers import DEFAULT_STEPS, SAMPLERS, Generator, sample
 from specdiff.errors import SpecdiffError
 
@@ -73,7 +74,8 @@ class SamplerConfig:
 def sample_guided(model_fn: Callable[..., Tensor], shape: tuple[int, ...], config: SamplerConfig,
                   generator: Generator = None,
                   device: str | torch.device | None = None,
-                  callback: Callable[[int], None] | None = None) -> Tensor:
+                  callback: Callable[[int], None] | None = None,
+                  known: tuple[Tensor, Tensor] | None = None) -> Tensor:
     """Draw noise of ``shape`` from ``generator`` and sample with guidance per ``config``.
 
     Args:
@@ -81,11 +83,18 @@ def sample_guided(model_fn: Callable[..., Tensor], shape: tuple[int, ...], confi
             ``SpectrogramDiffusion.eps_fn(model.encode(tokens, context))``.
         shape: (B, T, n_mels) of the sample.
         callback: called with the step's index after each step (progress).
+        known: (x0 (B, T, n_mels), weight (B, T, 1)): frames to keep, see `inpaint` (not with
+            ``ddpm_discrete``, whose schedule is not the continuous one).
 
     Returns:
         (B, T, n_mels) float32 sample in the scaled [-1, 1] space.
     """
     guided = cfg(model_fn, config.guidance, batched=config.batched_guidance,
                  interval=config.guidance_interval)
+    if known is not None:
+        if config.name == "ddpm_discrete":
+            raise SpecdiffError("inpainting needs a sampler on the continuous schedule; "
+                                "ddpm_discrete is diffusers' discrete one")
+        guided = inpaint(guided, *known)
     return sample(guided, shape, config.name, config.steps, generator, device, config.clip_x0,
                   config.spacing, callback=callback)

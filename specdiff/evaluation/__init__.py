@@ -37,6 +37,7 @@ from specdiff.evaluation.frechet import (
 from specdiff.evaluation.midi_out import window_notes_for_eval, write_notes_midi
 from specdiff.evaluation.report import COLUMNS, EvalReport
 from specdiff.evaluation.runner import EvalOptions, evaluate_systems, list_files, resolve_files
+from specdiff.evaluation.seams import frame_change, seam_ratio, segment_joins
 from specdiff.evaluation.spectral import log_mel_l1, multi_resolution_stft_distance
 from specdiff.evaluation.transcription import (
     BasicPitchTranscriber,
@@ -67,6 +68,7 @@ __all__ = [
     "content_hash",
     "embedding_distance",
     "evaluate_systems",
+    "frame_change",
     "frechet_audio_distance",
     "frechet_distance",
     "gaussian_stats",
@@ -80,6 +82,8 @@ __all__ = [
     "prepare_for_embedding",
     "reconstruction_distance",
     "resolve_files",
+    "seam_ratio",
+    "segment_joins",
     "vggish_frame_times",
     "vggish_num_frames",
     "window_notes_for_eval",
