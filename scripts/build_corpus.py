@@ -7,7 +7,7 @@ program per voice (``specdiff render --random-programs``), splits train/validati
 (a hash of the piece id, so a test piece is never heard in training), writes ``stats.json`` and
 then a training cache with ``specdiff prepare --mel``.
 
-    python scripts/build_corpus.py /work/corpus --hours 3
+    python scripts/build_corpus.py corpus --hours 3
 
 The size is set by ``--hours``: the piece counts per source follow from measured average
 durations (music21 ~40 s, mma ~50 s, procedural ~20 s) and the ``--mix`` fractions. Every step
@@ -27,7 +27,7 @@ from collections import Counter
 from pathlib import Path
 
 FLUIDR3 = "/usr/share/sounds/sf2/FluidR3_GM.sf2"
-# Mean seconds per piece, measured on the first corpus (docs/default_model.md).
+# Mean seconds per piece, measured on the built-in model's corpus (docs/builtin_model.md).
 MEAN_SECONDS = {"music21": 40.0, "mma": 50.0, "procedural": 20.0}
 
 

@@ -24,7 +24,9 @@ def prediction_loss(pred: Tensor, target: Tensor, mask: Tensor | None = None,
     L1's optimum is the median of what the network cannot know: while the conditioning only
     narrows a cell's outcome without making one outcome likely (say, "a note near here"), the
     median, and so the gradient towards using it, does not move. L2's optimum, the mean, moves
-    with every bit of information (docs/default_model.md measures what that does for training).
+    with every bit of information. (`scripts/conditioning_toy.py --note-roll`, 1 500 steps: x0 MSE
+    at t = 0.98 with a window's own / another window's tokens 0.092 / 0.118 with L2; no gap with
+    L1.)
 
     Args:
         pred, target: (B, T, C).

@@ -67,8 +67,8 @@ class DiffusionModule(EmaOptimization, SynthesisModule):
         shift_init: ``random`` (T5X: every embedding row N(0, 1)) or ``time``: the shift tokens'
             embeddings start as the decoder's position rows of their frames
             (`specdiff.training.init.time_aligned_shifts`), a prior that speeds up learning
-            which frames a note belongs to when combined with ``guided_attention``
-            (docs/default_model.md).
+            which frames a note belongs to when combined with ``guided_attention`` (measured
+            in `time_aligned_shifts`' docstring).
             Applied after ``init_from`` too (it then replaces the loaded shift rows).
         logsnr_shift: train more at high noise (< 0) by drawing t at log-SNR offset by this much
             (`specdiff.diffusion.diffusion_inputs`); 0 = the official uniform t. Sampling and

@@ -1,7 +1,10 @@
 """Guided cross-attention: a training-only loss that shows one decoder head where the notes are.
 
 A spectrogram frame must find, among up to 2048 event tokens, the ones that happen at its time.
-Cross-attention learns that alignment from scratch only slowly (docs/default_model.md). The guided
+Cross-attention learns that alignment from scratch only slowly: on `scripts/conditioning_toy.py`
+(piano-roll target, 1 500 steps) x0 MSE at t = 0.9 with a window's own / another window's tokens
+is 0.1074 / 0.1078 without this loss and 0.0984 / 0.1000 with it. The built-in model does not use
+it: its note roll (`specdiff.models.note_roll`) states the alignment outright. The guided
 attention loss of DC-TTS (Tachibana et al. 2018) gives it the answer it has to find: head 0 of
 the first decoder layer's cross-attention is penalised for attending to tokens far in time from
 its frame,

@@ -79,7 +79,8 @@ def time_aligned_shifts(model: nn.Module) -> nn.Module:
     alignment learned by the attention projections could serve every time. Only the initial
     values change: the architecture and checkpoint format are the official ones. (Measured on
     `scripts/conditioning_toy.py`: alone, no gain over random rows within 1400 steps; with the
-    guided cross-attention loss, twice the gap of random rows; see docs/default_model.md.)
+    guided cross-attention loss, twice the gap of random rows: x0 MSE at t = 0.9 with a window's
+    own / another window's tokens 0.0967 / 0.0997 against 0.0984 / 0.1000 at step 1 500.)
 
     Args:
         model: a `SpectrogramDiffusion`.

@@ -128,7 +128,7 @@ def mel_prior_matrix(n_fft: int) -> torch.Tensor:
 
 PHASE_KINDS = ("frame", "recurrent")
 # Griffin-Lim steps at hop 80 after the network, then on its lowest 12 bins at 1 kHz
-# (docs/default_model.md, section 2).
+# (chosen on 37 validation pieces: BENCHMARKS.md, "Mel inversion: magnitude or phase").
 REFINE_ITERATIONS = 2
 LOW_BAND_ITERATIONS = 64
 
