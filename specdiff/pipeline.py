@@ -79,10 +79,10 @@ def fill_dropouts(mel: torch.Tensor, below: float = DROPOUT_BELOW,
     A frame whose mean is under ``below`` while both neighbours' means are over ``around``
     says the music stopped dead for one 20 ms frame and went on. The rendered corpus never
     does that (0 of its 566 563 frames); the built-in model draws about one in 240 frames
-    so, and each is an audible click (docs/default_model.md). A declared stage of the built-in
-    bundle (``mel_stages=("fill_dropouts",)``), never of the official path. The thresholds are
-    in the
-    units of ``mel`` (give scaled ones for scaled features); other frames are untouched.
+    so, and each is an audible click (docs/builtin_model.md, "Why it is built this way"). A
+    declared stage of the built-in bundle (``mel_stages=("fill_dropouts",)``), never of the
+    official path. The thresholds are in the units of ``mel`` (give scaled ones for scaled
+    features); other frames are untouched.
     """
     if mel.shape[1] < 3:
         return mel
@@ -301,6 +301,8 @@ def generate_windows(
         mel[:frames] = scale_mel(given.to(device), model.config.scaler_min,
                                  model.config.scaler_max)
         have[:frames] = keep.to(device)
+    hard = have.clone()  # given frames never change
+    fade = int(os.environ.get("SPECDIFF_FADE", "0"))
     use_context = use_context and model.config.has_context
     stages = [MEL_STAGES[name](model.config) for name in mel_stages]
     per_window = _steps_per_sample(sampling.name, sampling.steps)
@@ -316,7 +318,15 @@ def generate_windows(
                 context_mask = torch.zeros(1, length, dtype=torch.bool, device=device)
                 context[0, length - (start - first):] = mel[first:start]
                 context_mask[0, length - (start - first):] = have[first:start]
-            weight = have[span].float()[None, :, None]  # (1, T, 1)
+            weight = have[span].float()
+            if fade:  # frames made by earlier windows fade out over the window's first frames
+                made = have[span] & ~hard[span]
+                ramp = torch.ones(length, device=device)
+                ramp[:fade] = torch.cos(torch.linspace(0, math.pi / 2, fade + 2,
+                                                       device=device)[1:-1]) ** 2
+                ramp[fade:] = 0.0
+                weight = torch.where(made, ramp, weight)
+            weight = weight[None, :, None]  # (1, T, 1)
             hold = (mel[span][None], weight) if bool(have[span].any()) else None
             ids = torch.from_numpy(pad_segments([tokens], model.config.max_tokens)).to(device)
             with torch.inference_mode():
@@ -327,11 +337,13 @@ def generate_windows(
                 x = x.float().clamp(-1.0, 1.0)
                 for stage in stages:
                     x = stage(x)
-            new = ~have[span]
+            new = weight[0, :, 0] < 1
             mel[span][new] = x[0][new]
             have[span] = True
             frontier = int(torch.argmin(have[:frames].int())) if not bool(have[:frames].all()) \
                 else frames
+            if fade and k + 1 < len(starts):  # the next window may still fade these frames
+                frontier = min(frontier, starts[k + 1])
             if frontier > done:
                 out = unscale_mel(mel[done:frontier], model.config.scaler_min,
                                   model.config.scaler_max).cpu()
