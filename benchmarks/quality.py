@@ -11,9 +11,10 @@ Metrics against the original / the input MIDI:
 * log-mel L1 and multi-resolution STFT distance vs the original audio;
 * Frechet distance between Gaussians fitted to all log-mel frames (128-d) of a system and of the
   originals ("Frechet mel distance"; a distribution score, unlike the paired L1);
-* seam: mean frame-to-frame change of the output's log-mel where one generated window's frames
-  begin, over the mean change everywhere (`specdiff.evaluation.seam_ratio`; 1 = no seam; other
-  systems at the 5.12 s segment joins).
+* seam: mean frame-to-frame change of the output's log-mel at the joins between generated
+  windows over the mean change everywhere (`specdiff.evaluation.seam_ratio`; 1 = no seam): at
+  the 5.12 s segment joins, or for overlapping windows the larger of the values where the
+  overlaps begin and where they end.
 
     python benchmarks/quality.py --corpus corpus/rendered [--files 12] [--seconds 10.24]
         [--min-seconds 60] [--model default] [--ddpm-files 4]
@@ -107,14 +108,17 @@ def parse_continuation(spec: str) -> dict:
     return {"continuation": name, **({"overlap": int(overlap)} if overlap else {})}
 
 
-def joins_of(settings, frames: int) -> list[int]:
-    """Where the frames of each generated window begin, for ``settings``' continuation."""
+def seam_of(mel: np.ndarray, settings) -> float:
+    """The seam of a piece made with ``settings``: at the 5.12 s joins, or, for overlapping
+    windows, the larger of the seams where each overlap begins and where it ends."""
     from specdiff.bundle import INPAINTING
     from specdiff.evaluation import segment_joins
 
-    overlap = settings.overlap if settings is not None and settings.continuation in INPAINTING \
-        else 0
-    return segment_joins(frames, 256 - overlap, overlap)
+    if settings is None or settings.continuation not in INPAINTING:
+        return seam_ratio(mel, segment_joins(len(mel)))
+    hop = 256 - settings.overlap
+    return max(seam_ratio(mel, segment_joins(len(mel), hop, 0)),
+               seam_ratio(mel, segment_joins(len(mel), hop, settings.overlap)))
 
 
 def main() -> int:
@@ -226,8 +230,7 @@ def main() -> int:
             row = scores[system]
             row.setdefault("log_mel_l1", []).append(float((out_mel - mel).abs().mean()))
             row.setdefault("mrstft", []).append(multi_resolution_stft_distance(out, audio)["mrstft"])
-            row.setdefault("seam", []).append(
-                seam_ratio(out_mel.numpy(), joins_of(settings, len(out_mel))))
+            row.setdefault("seam", []).append(seam_of(out_mel.numpy(), settings))
             if len(reference):
                 found = note_scores(reference, transcriber.transcribe(out, SAMPLE_RATE))
                 row.setdefault("onset_f1", []).append(found["onset_f1"])

@@ -140,6 +140,7 @@ class CorpusOptions:
         max_seconds: longer pieces are reported as too long.
         batch_size: segments generated together when segments are generated alone.
         program, program_map: re-orchestration, as ``specdiff synth --program/--program-map``.
+        sample_rate: the outputs' rate (None: the vocoder's).
     """
 
     overwrite: bool = False
@@ -147,6 +148,7 @@ class CorpusOptions:
     batch_size: int = 8
     program: int | None = None
     program_map: dict[int, int] | None = None
+    sample_rate: int | None = None
 
 
 def render_unit(synth, unit: list[Job], out_dir: Path, settings, options: CorpusOptions
@@ -191,13 +193,14 @@ def render_unit(synth, unit: list[Job], out_dir: Path, settings, options: Corpus
         else:
             mels = itertools.islice(shared, len(segments))
         try:
-            samples = _write(synth, notes, segments, mels, settings, out_dir / job.output)
+            samples, rate = _write(synth, notes, segments, mels, settings, out_dir / job.output,
+                                   options.sample_rate)
         except Exception as error:  # noqa: BLE001
             reason = _internal(error, job)
             failure = None if shared is None else reason
             yield _record(job, "failed", reason)
             continue
-        yield _record(job, "ok", seconds=samples / synth.vocoder.sample_rate,
+        yield _record(job, "ok", seconds=samples / rate,
                       segments=len(segments), wall_s=round(time.time() - started, 3))
 
 
@@ -218,14 +221,18 @@ def _prepare(synth, job: Job, options: CorpusOptions):
     return notes, segments
 
 
-def _write(synth, notes, segments, mels, settings, path: Path) -> int:
-    from specdiff.audio import AudioFileWriter
+def _write(synth, notes, segments, mels, settings, path: Path, sample_rate: int | None
+           ) -> tuple[int, int]:
+    """Vocode ``mels`` into ``path`` atomically; (samples written, their rate)."""
+    from specdiff.audio import AudioFileWriter, resample_stream
 
+    rate = sample_rate or synth.vocoder.sample_rate
     path.parent.mkdir(parents=True, exist_ok=True)
-    with AudioFileWriter(path, sample_rate=synth.vocoder.sample_rate) as writer:
-        for piece in synth.audio_from_mels(notes, len(segments), mels, settings):
+    with AudioFileWriter(path, sample_rate=rate) as writer:
+        pieces = synth.audio_from_mels(notes, len(segments), mels, settings)
+        for piece in resample_stream(pieces, synth.vocoder.sample_rate, rate):
             writer.write(piece)
-        return writer.frames_written
+        return writer.frames_written, rate
 
 
 def _reason(error: SpecdiffError, job: Job) -> str:

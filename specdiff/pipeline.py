@@ -262,6 +262,7 @@ def generate_windows(
     sampling: SamplerConfig = SamplerConfig(),
     *,
     known: tuple[np.ndarray, np.ndarray] | None = None,
+    fade: int = 0,
     use_context: bool = True,
     seed: int = 0,
     progress: bool | None = None,
@@ -278,6 +279,9 @@ def generate_windows(
     Args:
         known: (mel (frames, n_mels) unscaled log-mel, keep (frames,) bool): frames that stay
             exactly as given (passage re-generation); None: nothing known.
+        fade: frames made by an earlier window are held with a weight falling from 1 to 0
+            (cos^2) over a window's first ``fade`` frames, and made again as that blend: the old
+            frames crossfade into the new ones. 0: held fully (a hard join).
         seed, progress, mel_stages: as for `generate_mels` (the stages run on each window's
             output before its new frames are kept).
 
@@ -302,7 +306,10 @@ def generate_windows(
                                  model.config.scaler_max)
         have[:frames] = keep.to(device)
     hard = have.clone()  # given frames never change
-    fade = int(os.environ.get("SPECDIFF_FADE", "0"))
+    # The weight of earlier windows' frames by position in a window: cos^2 from 1 to 0 over the
+    # first ``fade`` frames, then 0 (the new window makes them again); fully held without a fade.
+    ramp = torch.full((length,), 0.0 if fade else 1.0, device=device)
+    ramp[:fade] = torch.cos(torch.linspace(0, math.pi / 2, fade + 2, device=device)[1:-1]) ** 2
     use_context = use_context and model.config.has_context
     stages = [MEL_STAGES[name](model.config) for name in mel_stages]
     per_window = _steps_per_sample(sampling.name, sampling.steps)
@@ -318,15 +325,10 @@ def generate_windows(
                 context_mask = torch.zeros(1, length, dtype=torch.bool, device=device)
                 context[0, length - (start - first):] = mel[first:start]
                 context_mask[0, length - (start - first):] = have[first:start]
-            weight = have[span].float()
-            if fade:  # frames made by earlier windows fade out over the window's first frames
-                made = have[span] & ~hard[span]
-                ramp = torch.ones(length, device=device)
-                ramp[:fade] = torch.cos(torch.linspace(0, math.pi / 2, fade + 2,
-                                                       device=device)[1:-1]) ** 2
-                ramp[fade:] = 0.0
-                weight = torch.where(made, ramp, weight)
-            weight = weight[None, :, None]  # (1, T, 1)
+            # Frames made by earlier windows are held less and less over the window's first
+            # ``fade`` frames (a crossfade from the old frames to the new); given frames fully.
+            made = have[span] & ~hard[span]
+            weight = torch.where(made, ramp, have[span].float())[None, :, None]  # (1, T, 1)
             hold = (mel[span][None], weight) if bool(have[span].any()) else None
             ids = torch.from_numpy(pad_segments([tokens], model.config.max_tokens)).to(device)
             with torch.inference_mode():
@@ -342,7 +344,7 @@ def generate_windows(
             have[span] = True
             frontier = int(torch.argmin(have[:frames].int())) if not bool(have[:frames].all()) \
                 else frames
-            if fade and k + 1 < len(starts):  # the next window may still fade these frames
+            if k + 1 < len(starts):  # the next window may still fade these frames
                 frontier = min(frontier, starts[k + 1])
             if frontier > done:
                 out = unscale_mel(mel[done:frontier], model.config.scaler_min,

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from specdiff.audio import SAMPLE_RATE, AudioFileWriter, WavStreamWriter
+from specdiff.audio import SAMPLE_RATE, AudioFileWriter, WavStreamWriter, resample_stream
 from specdiff.audio.io import soft_clip
 from specdiff.bundle import INPAINTING, NAMED_VOCODERS, SynthesisSettings, with_quality
 from specdiff.checkpoints import DIFFUSION, Checkpoint, read_checkpoint, write_specdiff
@@ -219,7 +219,8 @@ class Synthesizer(nn.Module):
         windows = [self._window(notes, start) for start in starts]
         use_context = settings.continuation in ("context", "context+inpaint")
         return generate_windows(self.model, windows, starts, frames, settings.sampling,
-                                known=known, use_context=use_context, seed=seed,
+                                known=known, fade=settings.overlap, use_context=use_context,
+                                seed=seed,
                                 progress=progress, mel_stages=settings.mel_stages)
 
     def _window(self, notes, start: int) -> np.ndarray:
@@ -239,17 +240,29 @@ class Synthesizer(nn.Module):
         return independent and config.mask_padding and hasattr(self.model, "eps_fn")
 
     def prepare(self, midi, program: int | None = None,
-                program_map: dict[int, int] | None = None):
+                program_map: dict[int, int] | None = None,
+                excerpt: tuple[float, float | None] | None = None):
         """(notes after re-orchestration, token segments); ``midi`` a path or a NoteSequence.
 
+        ``excerpt`` (start, end) seconds: only that part of the piece (`NoteSequence.excerpt`).
+
         Raises:
-            SpecdiffError: bad MIDI, or no notes.
+            SpecdiffError: bad MIDI, a bad excerpt, or no notes.
         """
         from specdiff.codec import tokenize_notes
         from specdiff.instruments import orchestrate
 
         name = os.fspath(midi) if isinstance(midi, (str, os.PathLike)) else "notes"
-        notes = orchestrate(load_notes(midi), program, program_map)
+        notes = load_notes(midi)
+        if excerpt is not None:
+            start, end = excerpt
+            if start < 0 or (end is not None and end <= start):
+                raise SpecdiffError(f"excerpt {start:g} to {end} s: expected 0 <= START < END")
+            if start >= notes.total_time:
+                raise SpecdiffError(f"{name}: the excerpt starts at {start:g} s, after the "
+                                    f"piece's end ({notes.total_time:.2f} s)")
+            notes = notes.excerpt(start, end)
+        notes = orchestrate(notes, program, program_map)
         if self.model.config.codec == "port-901":  # the port: its own codec, raw programs
             segments = tokenize_notes(notes, self.model.config.token_codec, program_map=False,
                                       name=name)
@@ -277,7 +290,9 @@ class Synthesizer(nn.Module):
                    guidance: float | None = None, seed: int = 0, batch_size: int = 8,
                    progress: bool | None = None, tail_seconds: float = TAIL_SECONDS,
                    program: int | None = None, program_map: dict[int, int] | None = None,
-                   passage: Passage | None = None) -> tuple[np.ndarray, int]:
+                   passage: Passage | None = None, sample_rate: int | None = None,
+                   excerpt: tuple[float, float | None] | None = None
+                   ) -> tuple[np.ndarray, int]:
         """Synthesize a whole MIDI file in memory.
 
         Args:
@@ -292,18 +307,23 @@ class Synthesizer(nn.Module):
             program, program_map: re-orchestrate first (``specdiff.instruments.orchestrate``).
             passage: make only this range of a previous rendering again (`Passage`); every
                 other mel frame stays as it was.
+            sample_rate: resample the audio to this rate (soxr, high quality), e.g. 44 100 or
+                48 000 for a DAW (default: the vocoder's 16 000).
+            excerpt: (start, end) seconds of the piece to synthesize (end None: to its end).
 
         Returns:
-            (audio (n,) float32 at the vocoder's rate, sample rate). n = min(segments * 81 920,
+            (audio (n,) float32, sample rate). At 16 kHz n = min(segments * 81 920,
             ceil((end of the MIDI + tail_seconds) * 16 000)).
         """
-        notes, segments = self.prepare(midi, program, program_map)
+        notes, segments = self.prepare(midi, program, program_map, excerpt)
         settings = self.resolve(settings, sampler=sampler, steps=steps, guidance=guidance)
         mels = self.mels(segments, settings, notes=notes, seed=seed, batch_size=batch_size,
                          progress=progress, passage=passage)
         pieces = self.audio_from_mels(notes, len(segments), mels, settings, tail_seconds)
+        rate = sample_rate or self.vocoder.sample_rate
+        pieces = resample_stream(pieces, self.vocoder.sample_rate, rate)
         audio = np.concatenate(list(pieces)).astype(np.float32, copy=False)
-        return audio, self.vocoder.sample_rate
+        return audio, rate
 
     def synthesize_to_file(self, midi, output: str | os.PathLike, *,
                            save_mel: str | os.PathLike | None = None,
@@ -312,10 +332,14 @@ class Synthesizer(nn.Module):
                            batch_size: int = 8, progress: bool | None = None,
                            tail_seconds: float = TAIL_SECONDS, program: int | None = None,
                            program_map: dict[int, int] | None = None,
-                           passage: Passage | None = None) -> SynthesisResult:
+                           passage: Passage | None = None,
+                           sample_rate: int | None = None,
+                           excerpt: tuple[float, float | None] | None = None
+                           ) -> SynthesisResult:
         """Synthesize a MIDI file straight to an audio file (and optionally its mel), streaming.
 
-        Audio (WAV or FLAC, from the extension) and the ``.npy`` mel are written as segments
+        Audio (WAV, FLAC, MP3 or Ogg Vorbis, from the extension; at ``sample_rate``, default
+        16 kHz) and the ``.npy`` mel are written as segments
         finish, to temporary files renamed onto their names only at the end: an interrupted run
         (KeyboardInterrupt, SIGTERM, an error) leaves no file under either name. ``output="-"``
         streams a 16-bit WAV to stdout instead, each segment as soon as it is vocoded (``| aplay``
@@ -328,14 +352,17 @@ class Synthesizer(nn.Module):
         if self.vocoder.sample_rate != SAMPLE_RATE:
             raise SpecdiffError(f"{output}: the vocoder's rate {self.vocoder.sample_rate} Hz is "
                                 f"not {SAMPLE_RATE} Hz")
+        rate = sample_rate or SAMPLE_RATE
+        if not 8000 <= rate <= 192_000:
+            raise SpecdiffError(f"sample rate {rate} Hz: expected 8000 to 192000")
         with contextlib.ExitStack() as stack:
             # Check the outputs before any expensive work.
             if output == "-":
-                writer = WavStreamWriter(sys.stdout.buffer, SAMPLE_RATE)
+                writer = WavStreamWriter(sys.stdout.buffer, rate)
             else:
                 output = Path(output)
-                writer = stack.enter_context(AudioFileWriter(output, sample_rate=SAMPLE_RATE))
-            notes, segments = self.prepare(midi, program, program_map)
+                writer = stack.enter_context(AudioFileWriter(output, sample_rate=rate))
+            notes, segments = self.prepare(midi, program, program_map, excerpt)
             saver = None
             if save_mel is not None:
                 saver = MelSaver(Path(save_mel), len(segments) * self.model.config.target_length,
@@ -346,11 +373,11 @@ class Synthesizer(nn.Module):
                              batch_size=batch_size, progress=progress, passage=passage)
             if saver is not None:
                 mels = saver(mels)
-            for piece in self.audio_from_mels(notes, len(segments), mels, settings,
-                                              tail_seconds):
+            pieces = self.audio_from_mels(notes, len(segments), mels, settings, tail_seconds)
+            for piece in resample_stream(pieces, SAMPLE_RATE, rate):
                 writer.write(piece)
             num_samples = writer.frames_written
-        return SynthesisResult(Path(output), num_samples, SAMPLE_RATE, len(segments),
+        return SynthesisResult(Path(output), num_samples, rate, len(segments),
                                Path(save_mel) if save_mel is not None else None)
 
 

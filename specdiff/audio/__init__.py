@@ -5,6 +5,7 @@ from specdiff.audio.io import (
     WavStreamWriter,
     atomic_path,
     load_audio,
+    resample_stream,
     save_audio,
 )
 from specdiff.audio.mel import (
@@ -42,6 +43,7 @@ __all__ = [
     "load_audio",
     "log_mel",
     "mel_matrix",
+    "resample_stream",
     "save_audio",
     "scale_mel",
     "stft",

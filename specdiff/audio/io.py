@@ -18,7 +18,9 @@ from specdiff.audio.mel import SAMPLE_RATE
 from specdiff.errors import SpecdiffError
 
 # Output extension -> (libsndfile format, default subtype).
-AUDIO_FORMATS = {".wav": ("WAV", "PCM_16"), ".flac": ("FLAC", "PCM_16")}
+AUDIO_FORMATS = {".wav": ("WAV", "PCM_16"), ".flac": ("FLAC", "PCM_16"),
+                 ".mp3": ("MP3", "MPEG_LAYER_III"), ".ogg": ("OGG", "VORBIS")}
+"""Output extension -> (soundfile format, subtype): 16-bit PCM, or lossy MP3 / Ogg Vorbis."""
 
 
 def load_audio(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
@@ -220,6 +222,23 @@ class AudioFileWriter:
             self.close()
         else:
             self.abort()
+
+
+def resample_stream(pieces: Iterator[np.ndarray], rate: int, target: int
+                    ) -> Iterator[np.ndarray]:
+    """Resample a stream of (n,) mono float32 pieces from ``rate`` to ``target`` Hz with soxr
+    (high quality), piece by piece; the same samples as resampling the whole at once."""
+    if rate == target:
+        yield from pieces
+        return
+    stream = soxr.ResampleStream(rate, target, 1, dtype="float32", quality="HQ")
+    for piece in pieces:
+        out = stream.resample_chunk(np.asarray(piece, dtype=np.float32))
+        if len(out):
+            yield out
+    tail = stream.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
+    if len(tail):
+        yield tail
 
 
 class WavStreamWriter:

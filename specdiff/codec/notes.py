@@ -109,6 +109,20 @@ class NoteSequence:
                             self.velocity[mask], self.program[mask], self.is_drum[mask],
                             self.total_time, self.instrument[mask])
 
+    def excerpt(self, start: float = 0.0, end: float | None = None) -> NoteSequence:
+        """Seconds [start, end) as a piece of its own, starting at 0 (``end`` None: to the end).
+
+        Notes sounding at ``start`` begin again at 0 (an excerpt has no before); notes still
+        sounding at ``end`` stop there; ``total_time`` is ``end - start`` (with ``end`` None: the
+        last end, shifted).
+        """
+        stop = self.total_time if end is None else min(float(end), self.total_time)
+        keep = (self.end > start) & (self.start < stop)
+        part = self.select(keep)
+        return part.replace(start=np.maximum(part.start, start) - start,
+                            end=np.minimum(part.end, stop) - start,
+                            total_time=max(0.0, stop - start))
+
 
 def _ints(values, n: int) -> np.ndarray:
     if values is None:

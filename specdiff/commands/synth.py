@@ -29,13 +29,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="a MIDI file, a folder of MIDI files (searched recursively) or a "
                              ".txt file listing MIDI files")
     parser.add_argument("-o", "--output", required=True, metavar="OUT",
-                        help="audio file; the format comes from the extension (.wav, .flac); "
+                        help="audio file; the format comes from the extension (.wav, .flac, "
+                             ".mp3, .ogg); "
                              "'-' streams WAV to stdout as segments finish (e.g. | aplay). For a "
                              "folder or list: the output folder")
     parser.add_argument("--model", default=None,
                         help="a specdiff .safetensors file, a diffusers-layout folder, a hub id or "
                              "a Lightning .ckpt of the unofficial PyTorch port (diffusion or "
-                             "autoregressive) (default: the built-in model, which ships with specdiff)")
+                             "autoregressive) (default: the built-in model, which ships with "
+                             "specdiff)")
     parser.add_argument("--port-config", default=None, metavar="CONFIG.yaml",
                         help="for a port .ckpt: the run's LightningCLI config.yaml (without it "
                              "the sizes come from the tensors, with head width 64)")
@@ -85,6 +87,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--device", default=None, help="torch device, e.g. cpu or cuda")
     parser.add_argument("--batch-size", type=int, default=8,
                         help="segments generated together by models without context (default 8)")
+    parser.add_argument("--start", type=float, default=None, metavar="SECONDS",
+                        help="render from this time of the piece (notes sounding then start "
+                             "again there)")
+    parser.add_argument("--end", type=float, default=None, metavar="SECONDS",
+                        help="render up to this time of the piece")
+    parser.add_argument("--sample-rate", type=int, default=None, metavar="HZ",
+                        help="resample the output, e.g. 44100 or 48000 for a DAW (default: the "
+                             "model's 16000)")
     parser.add_argument("--save-mel", default=None, metavar="FILE.npy",
                         help="also save the generated log-mel, (segments x 256, 128) float32")
     parser.add_argument("--plot", default=None, metavar="FILE.png",
@@ -92,7 +102,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-progress", action="store_true",
                         help="no progress bar (it is shown only on a terminal anyway)")
     corpus = parser.add_argument_group("folders and lists of MIDI files")
-    corpus.add_argument("--format", default="wav", choices=("wav", "flac"),
+    corpus.add_argument("--format", default="wav", choices=("wav", "flac", "mp3", "ogg"),
                         help="the outputs' format (default wav)")
     corpus.add_argument("--overwrite", action="store_true",
                         help="make files whose output exists again (default: skip them)")
@@ -127,6 +137,11 @@ def _check_choices(args: argparse.Namespace) -> None:
         from specdiff.instruments import parse_program_map
 
         args.program_map = parse_program_map(args.program_map)
+    if args.sample_rate is not None and not 8000 <= args.sample_rate <= 192_000:
+        raise SpecdiffError(f"--sample-rate {args.sample_rate}: expected 8000 to 192000 Hz")
+    if args.start is not None and args.start < 0 or (
+            args.end is not None and args.end <= (args.start or 0.0)):
+        raise SpecdiffError(f"--start {args.start} --end {args.end}: expected 0 <= START < END")
     if (args.regenerate is None) != (args.from_mel is None):
         raise SpecdiffError("--regenerate START:END and --from-mel PREVIOUS.npy go together: "
                             "the range to make again and the rendering it belongs to")
@@ -154,7 +169,7 @@ def _check_choices(args: argparse.Namespace) -> None:
             raise SpecdiffError(f"{args.plot}: cannot write, its directory does not exist")
 
 
-def _plot(notes, mel_path, num_samples: int, path: str) -> None:
+def _plot(notes, mel_path, seconds: float, path: str) -> None:
     import math
 
     import numpy as np
@@ -162,7 +177,7 @@ def _plot(notes, mel_path, num_samples: int, path: str) -> None:
     from specdiff.audio import HOP_LENGTH, atomic_path
     from specdiff.demo.figure import render_figure
 
-    mel = np.load(mel_path, mmap_mode="r")[: math.ceil(num_samples / HOP_LENGTH)]
+    mel = np.load(mel_path, mmap_mode="r")[: math.ceil(seconds * 16000 / HOP_LENGTH)]
     with atomic_path(path) as tmp:
         render_figure(notes, np.asarray(mel), tmp)
 
@@ -186,7 +201,8 @@ def run_corpus(args: argparse.Namespace) -> int:
     from specdiff.synthesizer import Synthesizer
 
     for flag, value in (("--save-mel", args.save_mel), ("--plot", args.plot),
-                        ("--regenerate", args.regenerate)):
+                        ("--regenerate", args.regenerate), ("--start", args.start),
+                        ("--end", args.end)):
         if value is not None:
             raise SpecdiffError(f"{flag}: applies to one MIDI file, not to a folder or list")
     if args.output == "-" or Path(args.output).is_file():
@@ -206,7 +222,7 @@ def run_corpus(args: argparse.Namespace) -> int:
                                    continuation=args.continuation, overlap=args.overlap)
     options = CorpusOptions(overwrite=args.overwrite, max_seconds=args.max_seconds,
                             batch_size=args.batch_size, program=args.program,
-                            program_map=args.program_map)
+                            program_map=args.program_map, sample_rate=args.sample_rate)
     records = synthesize_corpus(synthesizer, args.midi, args.output, suffix=f".{args.format}",
                                 seed=args.seed, settings=settings, options=options,
                                 model=args.model or "built-in",
@@ -237,6 +253,9 @@ def run(args: argparse.Namespace) -> int:
     _check_choices(args)
     if is_corpus(args.midi):
         return run_corpus(args)
+    excerpt = None
+    if args.start is not None or args.end is not None:
+        excerpt = (args.start or 0.0, args.end)
     passage = None
     if args.regenerate is not None:
         passage = Passage.load(args.from_mel, *args.regenerate)
@@ -254,14 +273,18 @@ def run(args: argparse.Namespace) -> int:
             result = synthesizer.synthesize_to_file(
                 args.midi, args.output, save_mel=mel_path, settings=settings, seed=args.seed,
                 batch_size=args.batch_size, progress=False if args.no_progress else None,
-                program=args.program, program_map=args.program_map, passage=passage)
+                program=args.program, program_map=args.program_map, passage=passage,
+                sample_rate=args.sample_rate, excerpt=excerpt)
         for warning in caught:
             print(f"specdiff synth: warning: {warning.message}", file=sys.stderr)
         if args.plot is not None:
             from specdiff.instruments import orchestrate
 
-            notes = orchestrate(load_notes(args.midi), args.program, args.program_map)
-            _plot(notes, result.mel_path, result.num_samples, args.plot)
+            notes = load_notes(args.midi)
+            if excerpt is not None:
+                notes = notes.excerpt(*excerpt)
+            notes = orchestrate(notes, args.program, args.program_map)
+            _plot(notes, result.mel_path, result.seconds, args.plot)
     print(f"wrote {result.path} ({result.seconds:.2f} s, {result.num_segments} segments)",
           file=sys.stderr if args.output == "-" else sys.stdout)
     return 0
