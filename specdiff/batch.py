@@ -139,7 +139,8 @@ class CorpusOptions:
         overwrite: make files whose output already exists again.
         max_seconds: longer pieces are reported as too long.
         batch_size: segments generated together when segments are generated alone.
-        program, program_map: re-orchestration, as ``specdiff synth --program/--program-map``.
+        program, program_map, part_map: re-orchestration, as ``specdiff synth --program,
+            --program-map, --part-map``.
         sample_rate: the outputs' rate (None: the vocoder's).
     """
 
@@ -148,6 +149,7 @@ class CorpusOptions:
     batch_size: int = 8
     program: int | None = None
     program_map: dict[int, int] | None = None
+    part_map: dict[int, int] | None = None
     sample_rate: int | None = None
 
 
@@ -214,7 +216,8 @@ def _prepare(synth, job: Job, options: CorpusOptions):
                             f"{options.max_seconds:.0f} s, --max-seconds)")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", TruncationWarning)
-        notes, segments = synth.prepare(notes, options.program, options.program_map)
+        notes, segments = synth.prepare(notes, options.program, options.program_map,
+                                        part_map=options.part_map)
     dense = [w for w in caught if issubclass(w.category, TruncationWarning)]
     if dense:
         raise SpecdiffError(f"too dense: {dense[0].message}")

@@ -3,12 +3,15 @@
 An instrument "key" is what the synthesis model is conditioned on: a note's GM program, or
 ``DRUMS`` for the drum kit. `reassign_instruments` changes keys note by note (the paper's
 note-level control of instrumentation); `parse_instrument` and `parse_program_map` read the
-command line's ``--program`` / ``--program-map``.
+command line's ``--program`` / ``--program-map``. A `Part` is a MIDI track and channel, whatever
+its program (a string quartet without program changes has four parts, all "piano");
+`assign_parts` gives parts their own instruments (``--part-map``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -132,10 +135,7 @@ def reassign_instruments(sequence: Any, mapping: Mapping[int, int]) -> Any:
         mine = keys == int(old)  # masks of the *original* keys: swaps do not chain
         program[mine] = 0 if int(new) == DRUMS else int(new)
         is_drum[mine] = int(new) == DRUMS
-    return type(sequence).from_arrays(sequence.start, sequence.end, sequence.pitch,
-                                      sequence.velocity, program, is_drum,
-                                      total_time=sequence.total_time,
-                                      instrument=sequence.instrument)
+    return sequence.replace(program=program, is_drum=is_drum)
 
 
 def _normal(name: str) -> str:
@@ -193,13 +193,111 @@ def parse_program_map(text: str) -> dict[int, int]:
     return mapping
 
 
+@dataclass(frozen=True)
+class Part:
+    """One MIDI track and channel of a piece, as ``specdiff info song.mid`` lists it.
+
+    Attributes:
+        number: 1, 2, ... in track, then channel order (what ``--part-map`` names).
+        track, channel: in the MIDI file (channel 9 is the GM drum channel, "10" to musicians).
+        name: the track's name ("" when it has none).
+        keys: the instrument keys its notes have (programs, or `DRUMS`), in order of first use.
+        notes: how many notes it plays; low, high: its lowest and highest pitch.
+    """
+
+    number: int
+    track: int
+    channel: int
+    name: str
+    keys: tuple[int, ...]
+    notes: int
+    low: int
+    high: int
+
+    def describe(self) -> str:
+        """One line: number, name, track and channel, instruments, notes and range."""
+        instruments = ", ".join(instrument_label(k) for k in self.keys)
+        return (f"{self.number}: {self.name or '(unnamed)'} (track {self.track}, channel "
+                f"{self.channel + 1}): {instruments}; {self.notes} notes, "
+                f"{pitch_name(self.low)}-{pitch_name(self.high)}")
+
+
+def part_of_notes(sequence: Any) -> tuple[np.ndarray, list[tuple[int, int, str]]]:
+    """((N,) part index of every note, the parts' (track, channel, name) in number order); a
+    sequence without ``sources`` (not read from a file) has one part per instrument key."""
+    if sequence.sources:
+        origin = [(track, channel) for track, channel, _ in sequence.sources]
+        names = {(track, channel): name for track, channel, name in sequence.sources}
+        table = sorted(set(origin[i] for i in np.unique(sequence.instrument).tolist()))
+        index = {key: k for k, key in enumerate(table)}
+        per_instrument = np.array([index.get(key, -1) for key in origin], dtype=np.int64)
+        return per_instrument[sequence.instrument], [(*key, names[key]) for key in table]
+    keys = instrument_keys(sequence)
+    table = sorted(set(keys.tolist()))
+    return np.searchsorted(table, keys), [(-1, -1, instrument_name(k)) for k in table]
+
+
+def list_parts(sequence: Any) -> list[Part]:
+    """The parts of a piece (see `Part`)."""
+    part, table = part_of_notes(sequence)
+    keys = instrument_keys(sequence)
+    parts = []
+    for k, (track, channel, name) in enumerate(table):
+        mine = np.flatnonzero(part == k)
+        used = tuple(dict.fromkeys(keys[mine].tolist()))
+        pitches = sequence.pitch[mine]
+        parts.append(Part(k + 1, track, channel, name, used, len(mine), int(pitches.min()),
+                          int(pitches.max())))
+    return parts
+
+
+def parse_part_map(text: str) -> dict[int, int]:
+    """``"1:violin,2:viola,3:cello,4:cello"`` -> ``{part number: instrument key}``."""
+    mapping: dict[int, int] = {}
+    for entry in filter(None, (item.strip() for item in text.split(","))):
+        number, sep, new = entry.partition(":")
+        if not sep or not number.strip().isdigit() or not new.strip():
+            raise SpecdiffError(f"part map entry {entry!r}: expected PART:INSTRUMENT, e.g. "
+                                "1:violin (`specdiff info song.mid` lists the parts)")
+        if int(number) in mapping:
+            raise SpecdiffError(f"part map: part {int(number)} is mapped twice")
+        mapping[int(number)] = parse_instrument(new)
+    if not mapping:
+        raise SpecdiffError(f"part map {text!r}: no PART:INSTRUMENT entries")
+    return mapping
+
+
+def assign_parts(sequence: Any, mapping: Mapping[int, int]) -> Any:
+    """Give parts their own instruments: part number (`list_parts`) -> instrument key.
+
+    Raises:
+        SpecdiffError: a part number the piece does not have.
+    """
+    part, table = part_of_notes(sequence)
+    unknown = sorted(n for n in mapping if not 1 <= n <= len(table))
+    if unknown:
+        raise SpecdiffError(f"part map: the piece has parts 1 to {len(table)}, not {unknown} "
+                            "(`specdiff info song.mid` lists them)")
+    program = np.array(sequence.program, copy=True)
+    is_drum = np.array(sequence.is_drum, dtype=bool, copy=True)
+    for number, key in mapping.items():
+        mine = part == number - 1
+        program[mine] = 0 if key == DRUMS else key
+        is_drum[mine] = key == DRUMS
+    return sequence.replace(program=program, is_drum=is_drum)
+
+
 def orchestrate(sequence: Any, program: int | None = None,
-                program_map: Mapping[int, int] | None = None) -> Any:
-    """Re-orchestrate a piece: ``program_map`` first (old key -> new key), then, if ``program``
-    is given, every pitched note (not the drum kit) plays ``program``.
+                program_map: Mapping[int, int] | None = None,
+                part_map: Mapping[int, int] | None = None) -> Any:
+    """Re-orchestrate a piece: ``part_map`` first (part number -> key, `assign_parts`), then
+    ``program_map`` (old key -> new key), then, if ``program`` is given, every pitched note (not
+    the drum kit) plays ``program``.
 
     Example: ``orchestrate(notes, program=40)`` plays the whole piece (drums aside) on violin.
     """
+    if part_map:
+        sequence = assign_parts(sequence, part_map)
     if program_map:
         sequence = reassign_instruments(sequence, program_map)
     if program is not None:

@@ -241,10 +241,12 @@ class Synthesizer(nn.Module):
 
     def prepare(self, midi, program: int | None = None,
                 program_map: dict[int, int] | None = None,
-                excerpt: tuple[float, float | None] | None = None):
+                excerpt: tuple[float, float | None] | None = None,
+                part_map: dict[int, int] | None = None):
         """(notes after re-orchestration, token segments); ``midi`` a path or a NoteSequence.
 
         ``excerpt`` (start, end) seconds: only that part of the piece (`NoteSequence.excerpt`).
+        ``part_map``, ``program_map``, ``program``: re-orchestration (`orchestrate`).
 
         Raises:
             SpecdiffError: bad MIDI, a bad excerpt, or no notes.
@@ -262,7 +264,7 @@ class Synthesizer(nn.Module):
                 raise SpecdiffError(f"{name}: the excerpt starts at {start:g} s, after the "
                                     f"piece's end ({notes.total_time:.2f} s)")
             notes = notes.excerpt(start, end)
-        notes = orchestrate(notes, program, program_map)
+        notes = orchestrate(notes, program, program_map, part_map)
         if self.model.config.codec == "port-901":  # the port: its own codec, raw programs
             segments = tokenize_notes(notes, self.model.config.token_codec, program_map=False,
                                       name=name)
@@ -291,8 +293,8 @@ class Synthesizer(nn.Module):
                    progress: bool | None = None, tail_seconds: float = TAIL_SECONDS,
                    program: int | None = None, program_map: dict[int, int] | None = None,
                    passage: Passage | None = None, sample_rate: int | None = None,
-                   excerpt: tuple[float, float | None] | None = None
-                   ) -> tuple[np.ndarray, int]:
+                   excerpt: tuple[float, float | None] | None = None,
+                   part_map: dict[int, int] | None = None) -> tuple[np.ndarray, int]:
         """Synthesize a whole MIDI file in memory.
 
         Args:
@@ -304,7 +306,8 @@ class Synthesizer(nn.Module):
             batch_size: segments generated together by a model without context.
             progress: a progress bar on stderr; None = only when stderr is a terminal.
             tail_seconds: audio kept after the last note's end, within the generated segments.
-            program, program_map: re-orchestrate first (``specdiff.instruments.orchestrate``).
+            program, program_map, part_map: re-orchestrate first
+                (``specdiff.instruments.orchestrate``; parts by number, `list_parts`).
             passage: make only this range of a previous rendering again (`Passage`); every
                 other mel frame stays as it was.
             sample_rate: resample the audio to this rate (soxr, high quality), e.g. 44 100 or
@@ -315,7 +318,7 @@ class Synthesizer(nn.Module):
             (audio (n,) float32, sample rate). At 16 kHz n = min(segments * 81 920,
             ceil((end of the MIDI + tail_seconds) * 16 000)).
         """
-        notes, segments = self.prepare(midi, program, program_map, excerpt)
+        notes, segments = self.prepare(midi, program, program_map, excerpt, part_map)
         settings = self.resolve(settings, sampler=sampler, steps=steps, guidance=guidance)
         mels = self.mels(segments, settings, notes=notes, seed=seed, batch_size=batch_size,
                          progress=progress, passage=passage)
@@ -334,8 +337,8 @@ class Synthesizer(nn.Module):
                            program_map: dict[int, int] | None = None,
                            passage: Passage | None = None,
                            sample_rate: int | None = None,
-                           excerpt: tuple[float, float | None] | None = None
-                           ) -> SynthesisResult:
+                           excerpt: tuple[float, float | None] | None = None,
+                           part_map: dict[int, int] | None = None) -> SynthesisResult:
         """Synthesize a MIDI file straight to an audio file (and optionally its mel), streaming.
 
         Audio (WAV, FLAC, MP3 or Ogg Vorbis, from the extension; at ``sample_rate``, default
@@ -362,7 +365,7 @@ class Synthesizer(nn.Module):
             else:
                 output = Path(output)
                 writer = stack.enter_context(AudioFileWriter(output, sample_rate=rate))
-            notes, segments = self.prepare(midi, program, program_map, excerpt)
+            notes, segments = self.prepare(midi, program, program_map, excerpt, part_map)
             saver = None
             if save_mel is not None:
                 saver = MelSaver(Path(save_mel), len(segments) * self.model.config.target_length,

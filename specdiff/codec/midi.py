@@ -40,11 +40,12 @@ _SYSTEM_LEN = {0xF1: 1, 0xF2: 2, 0xF3: 1, 0xF6: 0, 0xF8: 0, 0xFA: 0, 0xFB: 0, 0x
 
 
 class _Instrument:
-    __slots__ = ("program", "is_drum", "notes", "sustain")
+    __slots__ = ("program", "is_drum", "notes", "sustain", "track", "channel")
 
-    def __init__(self, program: int, is_drum: bool):
+    def __init__(self, program: int, is_drum: bool, track: int = -1, channel: int = -1):
         self.program = program
         self.is_drum = is_drum
+        self.track, self.channel = track, channel
         self.notes: list[int] = []  # flat: start tick, end tick, pitch, velocity, start, ...
         self.sustain: list[tuple[int, int]] = []  # CC64 (tick, value); may be shared
 
@@ -84,12 +85,14 @@ def parse_midi(data: bytes, name: str = "<bytes>", sustain: bool = True) -> Note
         raise SpecdiffError(f"{name}: SMPTE or zero time division ({division}) is not supported; "
                             "expected ticks per quarter note")
     tempos = tracks[0][0] if tracks else []
-    max_tick = max((last for _, last in tracks), default=0)
+    max_tick = max((last for _, last, _ in tracks), default=0)
     if max_tick + 1 > MAX_TICK:
         raise SpecdiffError(f"{name}: largest tick {max_tick + 1} exceeds {MAX_TICK}; "
                             "the file is likely corrupt")
     to_seconds = _tick_to_time_fn(tempos, division, name)
     seq = _to_sequence(instruments, to_seconds, sustain)
+    seq.sources = tuple((inst.track, inst.channel, tracks[inst.track][2])
+                        for inst in instruments)
     if seq.total_time > MAX_SECONDS:
         raise SpecdiffError(f"{name}: notes last until {seq.total_time:.0f} s (> 24 h); the file "
                             "is likely corrupt")
@@ -97,8 +100,9 @@ def parse_midi(data: bytes, name: str = "<bytes>", sustain: bool = True) -> Note
 
 
 def _parse_file(data: bytes, instruments: list[_Instrument]
-                ) -> tuple[int, list[tuple[list[tuple[int, int]], int]]]:
-    """Chunks -> (division, [(set_tempo events, last tick) per track]); fills ``instruments``."""
+                ) -> tuple[int, list[tuple[list[tuple[int, int]], int, str]]]:
+    """Chunks -> (division, [(set_tempo events, last tick, name) per track]); fills
+    ``instruments``."""
     if len(data) < 8 or data[:4] != b"MThd":
         raise SpecdiffError("not a MIDI file (no 'MThd' header)")
     size = struct.unpack(">L", data[4:8])[0]
@@ -123,12 +127,13 @@ def _parse_file(data: bytes, instruments: list[_Instrument]
 
 
 def _read_track(data: bytes, pos: int, end: int, index: int,
-                instruments: list[_Instrument]) -> tuple[list[tuple[int, int]], int]:
+                instruments: list[_Instrument]) -> tuple[list[tuple[int, int]], int, str]:
     """Read one track chunk, pairing notes as pretty_midi's ``_load_instruments`` does (see the
     module docstring); new instruments are appended to ``instruments``.
 
     Returns:
-        The track's set_tempo events ``[(tick, microseconds per beat)]`` and its last tick.
+        The track's set_tempo events ``[(tick, microseconds per beat)]``, its last tick and its
+        name (its first track-name meta event, or "").
     """
     tempos: list[tuple[int, int]] = []
     by_key: dict[tuple[int, int], _Instrument] = {}  # (program, channel) -> instrument
@@ -137,6 +142,7 @@ def _read_track(data: bytes, pos: int, end: int, index: int,
     open_notes: dict[int, list[tuple[int, int]]] = {}  # channel << 7 | pitch -> [(tick, vel)]
     tick = 0
     running = -1
+    name = ""
     while pos < end:
         byte = data[pos]
         pos += 1
@@ -183,13 +189,13 @@ def _read_track(data: bytes, pos: int, end: int, index: int,
                 if len(opened) == 1:  # the common case
                     if opened[0][0] != tick:
                         inst = by_key.get((programs[channel], channel)) or _new_instrument(
-                            programs[channel], channel, by_key, stragglers, instruments)
+                            programs[channel], channel, by_key, stragglers, instruments, index)
                         inst.notes += (opened[0][0], tick, d1, opened[0][1])
                     continue
                 close = [n for n in opened if n[0] != tick]
                 if close:
                     inst = by_key.get((programs[channel], channel)) or _new_instrument(
-                        programs[channel], channel, by_key, stragglers, instruments)
+                        programs[channel], channel, by_key, stragglers, instruments, index)
                     for start, velocity in close:
                         inst.notes += (start, tick, d1, velocity)
                     keep = [n for n in opened if n[0] == tick]
@@ -209,6 +215,8 @@ def _read_track(data: bytes, pos: int, end: int, index: int,
             length, pos = _read_vlq(data, pos)
             if kind == 0x51 and length >= 3:
                 tempos.append((tick, (data[pos] << 16) | (data[pos + 1] << 8) | data[pos + 2]))
+            elif kind == 0x03 and not name:
+                name = data[pos : pos + length].decode("latin-1").strip()
             pos += length
         elif status == 0xF0 or status == 0xF7:
             length, pos = _read_vlq(data, pos)
@@ -219,7 +227,7 @@ def _read_track(data: bytes, pos: int, end: int, index: int,
             raise SpecdiffError(f"track {index}: undefined status byte 0x{status:02x}")
     if pos != end:
         raise SpecdiffError(f"track {index}: last event runs past the end of the track chunk")
-    return tempos, tick
+    return tempos, tick, name
 
 
 def _read_vlq(data: bytes, pos: int) -> tuple[int, int]:
@@ -233,10 +241,10 @@ def _read_vlq(data: bytes, pos: int) -> tuple[int, int]:
 
 
 def _new_instrument(program: int, channel: int, by_key: dict, stragglers: dict,
-                    instruments: list[_Instrument]) -> _Instrument:
+                    instruments: list[_Instrument], track: int) -> _Instrument:
     """Create the (program, channel) instrument at its first note; it shares the channel's
     straggler control-change list when one exists (pretty_midi's aliasing)."""
-    inst = _Instrument(program, channel == 9)
+    inst = _Instrument(program, channel == 9, track, channel)
     if channel in stragglers:
         inst.sustain = stragglers[channel].sustain
     by_key[(program, channel)] = inst

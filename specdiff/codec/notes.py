@@ -37,14 +37,17 @@ class NoteSequence:
         total_time: float seconds; note-seq's ``total_time`` after sustain (>= every end).
         instrument: int64 instrument index (note-seq's ``note.instrument``); sustain works per
             instrument.
+        sources: where each instrument index comes from in the MIDI file, ``(track, channel,
+            track name)`` (empty when not read from a file): what parts are made of.
     """
 
     __slots__ = ("start", "end", "pitch", "velocity", "program", "is_drum", "total_time",
-                 "instrument")
+                 "instrument", "sources")
 
     def __init__(self, start=None, end=None, pitch=None, velocity=None, program=None,
                  is_drum=None, total_time: float | None = None, instrument=None, *,
-                 notes: Iterable[Note] | None = None) -> None:
+                 notes: Iterable[Note] | None = None,
+                 sources: tuple[tuple[int, int, str], ...] = ()) -> None:
         if notes is not None:
             if start is not None:
                 raise TypeError("NoteSequence: give either notes= or arrays, not both")
@@ -62,6 +65,7 @@ class NoteSequence:
         self.is_drum = np.zeros(n, dtype=bool) if is_drum is None else np.asarray(
             is_drum, dtype=bool).reshape(-1)
         self.instrument = _ints(instrument, n)
+        self.sources = tuple(sources)
         if total_time is None:
             total_time = float(self.end.max()) if len(self.end) else 0.0
         self.total_time = float(total_time)
@@ -107,7 +111,7 @@ class NoteSequence:
         """The notes where ``mask`` (bool, (N,)) holds, same ``total_time``."""
         return NoteSequence(self.start[mask], self.end[mask], self.pitch[mask],
                             self.velocity[mask], self.program[mask], self.is_drum[mask],
-                            self.total_time, self.instrument[mask])
+                            self.total_time, self.instrument[mask], sources=self.sources)
 
     def excerpt(self, start: float = 0.0, end: float | None = None) -> NoteSequence:
         """Seconds [start, end) as a piece of its own, starting at 0 (``end`` None: to the end).

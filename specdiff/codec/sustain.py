@@ -84,5 +84,5 @@ def apply_sustain(seq: NoteSequence, pedals: list[tuple[int, np.ndarray, np.ndar
         end[held_at_end] = last_time
         total_time = last_time
     out = NoteSequence(seq.start, end, seq.pitch, seq.velocity, seq.program, seq.is_drum,
-                       float(total_time), seq.instrument)
+                       float(total_time), seq.instrument, sources=seq.sources)
     return out if keep.all() else out.select(keep)

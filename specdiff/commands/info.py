@@ -1,4 +1,4 @@
-"""``specdiff info MODEL``: what a model bundle holds."""
+"""``specdiff info MODEL``: what a model bundle holds; ``specdiff info song.mid``: its parts."""
 
 from __future__ import annotations
 
@@ -7,12 +7,15 @@ import argparse
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "info", help="show what a model bundle holds: sizes, codec, synthesis defaults, vocoder",
+        "info", help="show what a model bundle holds (sizes, codec, synthesis defaults, vocoder), "
+                     "or the parts of a MIDI file",
         description="Read MODEL (a specdiff bundle, a diffusers-layout folder, a hub id or the "
                     "port's .ckpt; default: the built-in model) and print its kind, sizes, codec, "
-                    "synthesis settings and provenance, as text or JSON.")
-    parser.add_argument("model", nargs="?", default=None, metavar="MODEL",
-                        help="the model (default: the built-in one)")
+                    "synthesis settings and provenance, as text or JSON. Given a MIDI file, list "
+                    "its parts (track and channel, name, instruments, notes, range): the numbers "
+                    "`specdiff synth --part-map` takes.")
+    parser.add_argument("model", nargs="?", default=None, metavar="MODEL|SONG.mid",
+                        help="the model (default: the built-in one), or a MIDI file")
     parser.add_argument("--port-config", default=None, metavar="CONFIG.yaml",
                         help="for a port .ckpt: the run's LightningCLI config.yaml")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
@@ -45,9 +48,33 @@ def describe(source=None, port_config=None) -> dict:
     }
 
 
+def describe_midi(path: str) -> dict:
+    """The parts and length of a MIDI file, as `specdiff info SONG.mid` prints them."""
+    import dataclasses
+
+    from specdiff.codec import read_midi
+    from specdiff.instruments import list_parts
+
+    notes = read_midi(path)
+    return {"file": path, "seconds": round(notes.total_time, 2), "notes": len(notes),
+            "parts": [dataclasses.asdict(part) for part in list_parts(notes)]}
+
+
 def run(args: argparse.Namespace) -> int:
     import json
 
+    if args.model is not None and args.model.lower().endswith((".mid", ".midi", ".kar")):
+        from specdiff.instruments import Part
+
+        facts = describe_midi(args.model)
+        if args.json:
+            print(json.dumps(facts, indent=2))
+            return 0
+        print(f"{facts['file']}: {facts['seconds']:.2f} s, {facts['notes']} notes, "
+              f"{len(facts['parts'])} parts")
+        for part in facts["parts"]:
+            print("  " + Part(**{**part, "keys": tuple(part["keys"])}).describe())
+        return 0
     facts = describe(args.model, args.port_config)
     if args.json:
         print(json.dumps(facts, indent=2))

@@ -84,6 +84,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="re-orchestrate part by part: GM programs or names, 'drums' for the "
                              "kit, e.g. '0:40' (piano plays violin) or '0:flute,drums:marimba'"
                              "; applied before --program")
+    parser.add_argument("--part-map", default=None, metavar="PART:INSTRUMENT,...",
+                        help="an instrument per part (a MIDI track and channel, numbered as "
+                             "`specdiff info song.mid` lists them), e.g. "
+                             "'1:violin,2:viola,3:cello'; applied before --program-map")
     parser.add_argument("--device", default=None, help="torch device, e.g. cpu or cuda")
     parser.add_argument("--batch-size", type=int, default=8,
                         help="segments generated together by models without context (default 8)")
@@ -137,6 +141,10 @@ def _check_choices(args: argparse.Namespace) -> None:
         from specdiff.instruments import parse_program_map
 
         args.program_map = parse_program_map(args.program_map)
+    if args.part_map is not None:
+        from specdiff.instruments import parse_part_map
+
+        args.part_map = parse_part_map(args.part_map)
     if args.sample_rate is not None and not 8000 <= args.sample_rate <= 192_000:
         raise SpecdiffError(f"--sample-rate {args.sample_rate}: expected 8000 to 192000 Hz")
     if args.start is not None and args.start < 0 or (
@@ -222,7 +230,8 @@ def run_corpus(args: argparse.Namespace) -> int:
                                    continuation=args.continuation, overlap=args.overlap)
     options = CorpusOptions(overwrite=args.overwrite, max_seconds=args.max_seconds,
                             batch_size=args.batch_size, program=args.program,
-                            program_map=args.program_map, sample_rate=args.sample_rate)
+                            program_map=args.program_map, part_map=args.part_map,
+                            sample_rate=args.sample_rate)
     records = synthesize_corpus(synthesizer, args.midi, args.output, suffix=f".{args.format}",
                                 seed=args.seed, settings=settings, options=options,
                                 model=args.model or "built-in",
@@ -274,7 +283,7 @@ def run(args: argparse.Namespace) -> int:
                 args.midi, args.output, save_mel=mel_path, settings=settings, seed=args.seed,
                 batch_size=args.batch_size, progress=False if args.no_progress else None,
                 program=args.program, program_map=args.program_map, passage=passage,
-                sample_rate=args.sample_rate, excerpt=excerpt)
+                sample_rate=args.sample_rate, excerpt=excerpt, part_map=args.part_map)
         for warning in caught:
             print(f"specdiff synth: warning: {warning.message}", file=sys.stderr)
         if args.plot is not None:
@@ -283,7 +292,7 @@ def run(args: argparse.Namespace) -> int:
             notes = load_notes(args.midi)
             if excerpt is not None:
                 notes = notes.excerpt(*excerpt)
-            notes = orchestrate(notes, args.program, args.program_map)
+            notes = orchestrate(notes, args.program, args.program_map, args.part_map)
             _plot(notes, result.mel_path, result.seconds, args.plot)
     print(f"wrote {result.path} ({result.seconds:.2f} s, {result.num_segments} segments)",
           file=sys.stderr if args.output == "-" else sys.stdout)

@@ -76,3 +76,40 @@ def test_bad_output_options_are_refused(setup, tmp_path, capsys, extra, message)
     out = tmp_path / "out.wav"
     assert synth(setup, out, *extra) == 2
     assert message in capsys.readouterr().err and not out.exists()
+
+
+QUARTET = [(ch, 0, pitch + 2 * (k % 4), 80, 1.0 * k, 1.0 * k + 0.9)
+           for ch, pitch in enumerate((72, 64, 57, 48)) for k in range(6)]  # no program changes
+
+
+def test_parts_are_tracks_and_channels_and_take_their_own_instruments(tmp_path, capsys):
+    from specdiff.codec import read_midi
+    from specdiff.instruments import DRUMS, assign_parts, list_parts, parse_part_map
+
+    midi = write_midi(tmp_path / "quartet.mid", QUARTET)
+    notes = read_midi(midi)
+    parts = list_parts(notes)
+    assert [(p.number, p.channel, p.keys, p.notes) for p in parts] == [
+        (1, 0, (0,), 6), (2, 1, (0,), 6), (3, 2, (0,), 6), (4, 3, (0,), 6)]
+    mapped = assign_parts(notes, parse_part_map("1:violin, 2:viola,3:cello,4:drums"))
+    assert [p.keys for p in list_parts(mapped)] == [(40,), (41,), (42,), (DRUMS,)]
+    only_two = assign_parts(notes, {2: 41})
+    changed = only_two.program != notes.program
+    assert changed.sum() == 6 and set(only_two.pitch[changed]) <= {64, 66, 68, 70}
+    assert main(["info", str(midi)]) == 0
+    assert "4 parts" in capsys.readouterr().out
+
+
+def test_a_part_map_changes_the_audio_of_a_file_without_programs(setup, tmp_path, capsys):
+    midi = write_midi(tmp_path / "quartet.mid", QUARTET)
+    common = ["synth", str(midi), "--model", str(setup[1]), "--steps", "1", "--no-progress"]
+    assert main([*common, "-o", str(tmp_path / "piano.wav")]) == 0
+    assert main([*common, "-o", str(tmp_path / "strings.wav"), "--part-map",
+                 "1:violin,2:violin,3:viola,4:cello"]) == 0
+    piano, _ = sf.read(tmp_path / "piano.wav")
+    strings, _ = sf.read(tmp_path / "strings.wav")
+    assert piano.shape == strings.shape and not np.array_equal(piano, strings)
+    assert main([*common, "-o", str(tmp_path / "x.wav"), "--part-map", "5:violin"]) == 2
+    assert "parts 1 to 4, not [5]" in capsys.readouterr().err
+    assert main([*common, "-o", str(tmp_path / "x.wav"), "--part-map", "violin"]) == 2
+    assert "expected PART:INSTRUMENT" in capsys.readouterr().err
