@@ -122,10 +122,9 @@ def build_app(
         return gr.Slider(value=min(samplers.get(name, 1), limits.max_steps))
 
     def on_quality(name: str) -> list[Any]:
-        preset = with_quality(model.settings, name)
-        n_steps = preset.steps if preset.steps is not None else samplers.get(preset.sampler, 1)
-        return [gr.Dropdown(value=preset.sampler),
-                gr.Slider(value=min(int(n_steps), limits.max_steps)),
+        preset = with_quality(model.settings, name).sampling
+        return [gr.Dropdown(value=preset.name),
+                gr.Slider(value=min(preset.num_steps, limits.max_steps)),
                 gr.Slider(value=preset.guidance)]
 
     tracker = gr.Progress(track_tqdm=True)
