@@ -2,7 +2,7 @@
 as the reference, and how much of the CPU's matrix throughput the decoder reaches.
 
     python benchmarks/bench_synth.py [--seconds 60] [--qualities draft,default]
-        [--base-seconds 10.24] [--base-precisions fp32,int8] [--refenv /work/refenv/bin/python]
+        [--base-seconds 10.24] [--base-precisions fp32,int8] [--refenv refenv/bin/python]
         [--skip builtin,base,reference,memory]
 
 Parts (each row runs in a fresh process, so its peak resident memory is its own):
@@ -170,7 +170,7 @@ def main() -> None:
     parser.add_argument("--qualities", default="draft,default")
     parser.add_argument("--base-seconds", type=float, default=10.24)
     parser.add_argument("--base-precisions", default="fp32,int8")
-    parser.add_argument("--refenv", default="/work/refenv/bin/python")
+    parser.add_argument("--refenv", default="refenv/bin/python")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--skip", default="", help="comma list: builtin,base,reference,memory")
     args = parser.parse_args()

@@ -1,6 +1,6 @@
 """Tokenization speed: specdiff vs diffusers 0.24.0 ``MidiProcessor``, same files, one run.
 
-    python benchmarks/bench_tokenize.py [--ref-python /work/refenv/bin/python] [--repeats 5]
+    python benchmarks/bench_tokenize.py [--ref-python refenv/bin/python] [--repeats 5]
 
 Files: the codec golden set (tests/fixtures/codec/midi, minus the file without notes, on which
 the reference crashes), examples/*.mid, and a ~3.5 minute mma song made on the fly when mma is
@@ -70,7 +70,7 @@ def ours(paths: list[str], repeats: int) -> dict[str, list[float]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--ref-python", default="/work/refenv/bin/python")
+    parser.add_argument("--ref-python", default="refenv/bin/python")
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:

@@ -5,7 +5,7 @@ cache, forward + backward + AdamW step, ``--repeats`` steps per setting (the fir
 prints the best and the median. Dropout is 0 (as in configs/builtin_stage1.yaml); ``--dropout 0.1``
 shows what attention dropout costs.
 
-    python benchmarks/default_size.py --cache /work/corpus/cache [--sizes d128x3 d256x4]
+    python benchmarks/default_size.py --cache corpus/cache [--sizes d128x3 d256x4]
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ SIZES = {
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--cache", default="/work/corpus/cache")
+    p.add_argument("--cache", default="corpus/cache")
     p.add_argument("--sizes", nargs="+", default=list(SIZES), choices=list(SIZES))
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--repeats", type=int, default=6)

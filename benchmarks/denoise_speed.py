@@ -1,6 +1,6 @@
 """Time to generate one 5.12 s segment (256 frames): specdiff vs diffusers 0.24.0 vs the official recipe.
 
-    /work/venv/bin/python benchmarks/denoise_speed.py [--configs small base] [--tokens 512]
+    python benchmarks/denoise_speed.py [--configs small base] [--tokens 512]
 
 Random weights at the paper's ``small`` and ``base`` sizes (with context encoder), one segment with
 ``--tokens`` note tokens (of 2048 slots) and a full previous-segment context:
@@ -8,7 +8,7 @@ Random weights at the paper's ``small`` and ``base`` sizes (with context encoder
 * specdiff: encode once, then 20 DPM-Solver++(2M) steps with classifier-free guidance (w = 2,
   conditional and unconditional rows in one batch, cross-attention K/V cached, padding trimmed),
   float32 and bfloat16. The whole segment runs; each guided network call is timed.
-* diffusers 0.24.0 (``/work/refenv``): its pipeline's components (``SpectrogramNotesEncoder``,
+* diffusers 0.24.0 (``refenv``): its pipeline's components (``SpectrogramNotesEncoder``,
   ``SpectrogramContEncoder``, ``T5FilmDecoder``, ``DDPMScheduler``), 100 steps, no guidance,
   float32. Encoding is timed, and ``--ref-steps`` decoder+scheduler steps after a warm-up step.
 * official recipe: 1000 DDPM steps with guidance as two unbatched passes over the full memory,

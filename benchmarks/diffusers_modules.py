@@ -1,7 +1,7 @@
 """The paper's model sizes and the same networks built from diffusers 0.24.0's modules.
 
 Shared by the benchmarks that compare specdiff with diffusers (run under the reference
-environment, ``/work/refenv``, which has diffusers; specdiff's side does not import this module's
+environment, ``refenv``, which has diffusers; specdiff's side does not import this module's
 diffusers part).
 """
 
@@ -12,7 +12,7 @@ SIZES = {  # d_model, heads, head_dim, d_ff, layers (model.md §2)
     "small": (512, 6, 64, 1024, 8),
     "base": (768, 12, 64, 2048, 12),
 }
-REFENV = "/work/refenv/bin/python"
+REFENV = "refenv/bin/python"
 
 
 def build_diffusers_modules(config: str, train: bool):

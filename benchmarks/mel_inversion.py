@@ -22,7 +22,7 @@ It also reports each system's **50 Hz comb share** (``frame_rate_comb``): how mu
 power below 625 Hz sits on multiples of the 50 Hz frame rate. A vocoder whose frames restart
 their phase repeats itself every hop, a buzz that a transcriber hears as low or mistuned notes.
 
-    python benchmarks/mel_inversion.py --corpus /work/corpus/rendered [--files 12] [--seconds 10.24]
+    python benchmarks/mel_inversion.py --corpus corpus/rendered [--files 12] [--seconds 10.24]
         [--split validation] [--refine 0,2,2+32,2+64]
 """
 

@@ -123,7 +123,7 @@ def seam_of(mel: np.ndarray, settings) -> float:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--corpus", type=Path, default=Path("/work/corpus/rendered"))
+    p.add_argument("--corpus", type=Path, default=Path("corpus/rendered"))
     p.add_argument("--split", default="test")
     p.add_argument("--files", type=int, default=12)
     p.add_argument("--seconds", type=float, default=10.24,

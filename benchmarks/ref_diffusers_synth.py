@@ -2,7 +2,7 @@
 
 Run in the reference environment (diffusers 0.24.0), never in tests:
 
-    /work/refenv/bin/python benchmarks/ref_diffusers_synth.py CONFIG TOKENS.json STEPS OUT_DIR
+    refenv/bin/python benchmarks/ref_diffusers_synth.py CONFIG TOKENS.json STEPS OUT_DIR
 
 Builds the diffusers modules of a size of the ladder (small or base) with seeded random weights,
 saves them in the hub layout under OUT_DIR (so specdiff loads the very same weights), runs the

@@ -1,13 +1,13 @@
 """Training throughput (segments/s, forward + backward + optimizer): specdiff vs diffusers 0.24.0.
 
-    /work/venv/bin/python benchmarks/train_speed.py [--config small] [--batch 2] [--steps 3]
+    python benchmarks/train_speed.py [--config small] [--batch 2] [--steps 3]
 
 The same training step at the paper's ``small`` size with context, on the same batch (``--batch``
 segments of 256 frames, ``--tokens`` note tokens in 2048 slots as the data pipeline pads them,
 a full previous-segment context), float32, dropout 0.1, torch.optim.Adafactor (lr 1e-3):
 
 * specdiff: ``DiffusionModule.loss`` (encode with PAD trimmed, eps L1 loss) + backward + step;
-* diffusers 0.24.0 (``/work/refenv``, a subprocess): ``SpectrogramNotesEncoder``,
+* diffusers 0.24.0 (``refenv``, a subprocess): ``SpectrogramNotesEncoder``,
   ``SpectrogramContEncoder`` and ``T5FilmDecoder`` built with the same sizes, the same q_sample
   inputs and L1 loss, + backward + step. Its context encoder accepts one row at a time, so it
   runs per row; its notes encoder attends over all 2048 slots (no PAD trimming).

@@ -11,7 +11,7 @@ tokens, with another window's tokens (the batch rolled by one), with no tokens (
 for models with context, without the context. A model that follows its notes does clearly
 better with its own tokens than with another window's.
 
-    python scripts/denoiser_report.py runs/default/checkpoints/last.ckpt --cache /work/corpus/cache
+    python scripts/denoiser_report.py runs/default/checkpoints/last.ckpt --cache corpus/cache
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import torch
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("checkpoint", help="a `specdiff fit` checkpoint (.ckpt)")
-    p.add_argument("--cache", default="/work/corpus/cache")
+    p.add_argument("--cache", default="corpus/cache")
     p.add_argument("--batch", type=int, default=4)
     p.add_argument("--raw", action="store_true", help="the raw weights instead of the EMA")
     args = p.parse_args()

@@ -6,7 +6,7 @@ the spectral flux of the window's log-mel (the summed positive frame-to-frame ch
 is also scored against the onsets of another window: a pipeline that pairs tokens with the wrong
 audio, or shifts them in time, scores the same for both.
 
-    python scripts/window_alignment.py --cache /work/corpus/cache --windows 60
+    python scripts/window_alignment.py --cache corpus/cache --windows 60
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def spectral_flux(mel: np.ndarray) -> np.ndarray:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--cache", default="/work/corpus/cache")
+    p.add_argument("--cache", default="corpus/cache")
     p.add_argument("--split", default="validation")
     p.add_argument("--windows", type=int, default=60)
     p.add_argument("--seed", type=int, default=0)

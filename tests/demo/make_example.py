@@ -1,6 +1,6 @@
 """Regenerate the studio's bundled example, specdiff/demo/examples/quartet.mid (4 s, 4 instruments).
 
-    /work/venv/bin/python tests/demo/make_example.py
+    python tests/demo/make_example.py
 
 Piano melody (program 0), bass (33), string chords (48) and drums over C - G/B - Am - F/A at
 120 bpm; tests/demo/test_demo_units.py checks its track summary.

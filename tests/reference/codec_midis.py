@@ -1,4 +1,4 @@
-"""Build the MIDI files of the codec golden set (run with /work/venv/bin/python: music21, mma).
+"""Build the MIDI files of the codec golden set (run with python: music21, mma).
 
     python tests/reference/codec_midis.py tests/fixtures/codec/midi
 

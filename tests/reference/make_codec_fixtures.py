@@ -1,6 +1,6 @@
 """Regenerate the codec golden fixtures with the reference stack (diffusers 0.24.0 + note-seq).
 
-    /work/refenv/bin/python tests/reference/make_codec_fixtures.py [--venv-python PY] [--no-build]
+    refenv/bin/python tests/reference/make_codec_fixtures.py [--venv-python PY] [--no-build]
 
 1. Builds the MIDI set with ``tests/reference/codec_midis.py`` (run by ``--venv-python``, which
    needs music21 and Debian's mma) into ``tests/fixtures/codec/midi/``.
@@ -86,7 +86,7 @@ def notes_of(midi: bytes):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--venv-python", default="/work/venv/bin/python")
+    parser.add_argument("--venv-python", default="python")
     parser.add_argument("--no-build", action="store_true", help="keep the existing MIDI files")
     args = parser.parse_args()
     midi_dir = FIXTURES / "midi"

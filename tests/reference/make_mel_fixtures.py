@@ -2,8 +2,8 @@
 
 Runs only in a separate environment with TensorFlow (never in the tests or CI), e.g.::
 
-    python3 -m venv /work/tfenv && /work/tfenv/bin/pip install tensorflow-cpu numpy
-    /work/tfenv/bin/python tests/reference/make_mel_fixtures.py
+    python3 -m venv tfenv && tfenv/bin/pip install tensorflow-cpu numpy
+    tfenv/bin/python tests/reference/make_mel_fixtures.py
 
 The log-mel follows the official ``Audio2Mel`` as configured by ``MelGAN.encode`` in
 magenta/music-spectrogram-diffusion: ``tf.signal.stft`` (640 Hann, hop 320, FFT 1024,

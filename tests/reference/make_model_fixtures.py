@@ -2,7 +2,7 @@
 
 Run with the reference environment only (never imported by the tests):
 
-    /work/refenv/bin/python tests/reference/make_model_fixtures.py [OUT_DIR]
+    refenv/bin/python tests/reference/make_model_fixtures.py [OUT_DIR]
 
 It builds ``SpectrogramNotesEncoder``, ``SpectrogramContEncoder`` and ``T5FilmDecoder`` with a tiny
 config whose attention width (3 x 4 = 12) differs from d_model (16), overwrites EVERY tensor (norm
