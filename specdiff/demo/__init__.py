@@ -1,7 +1,7 @@
 """specdiff.demo: the local web studio behind ``specdiff demo``.
 
 Importing this package does not import gradio; ``build_app`` and ``launch`` do (they live in
-``specdiff.demo.app``). Upload checks, track summaries and instrument re-assignment are plain
+``specdiff.demo.app``). Upload checks, part summaries and instrument re-assignment are plain
 functions usable without gradio.
 """
 
@@ -11,10 +11,12 @@ from typing import Any
 
 from specdiff.demo.limits import DemoLimits, load_upload
 from specdiff.demo.runner import Rendering, RenderSettings, load_model, synthesize_notes
-from specdiff.demo.tracks import Track, summarize_tracks, tracks_markdown
+from specdiff.demo.tracks import parts_markdown, summarize_parts
 from specdiff.instruments import (
     DRUMS,
     GM_PROGRAM_NAMES,
+    Part,
+    assign_parts,
     instrument_choices,
     instrument_key,
     instrument_keys,
@@ -40,8 +42,9 @@ def launch(*args: Any, **kwargs: Any) -> Any:
 
 
 __all__ = [
-    "DRUMS", "GM_PROGRAM_NAMES", "DemoLimits", "RenderSettings", "Rendering", "Track",
-    "build_app", "instrument_choices", "instrument_key", "instrument_keys", "instrument_label", "instrument_name",
-    "launch", "load_model", "load_upload", "pitch_name", "reassign_instruments",
-    "summarize_tracks", "synthesize_notes", "tracks_markdown",
+    "DRUMS", "GM_PROGRAM_NAMES", "DemoLimits", "Part", "RenderSettings", "Rendering",
+    "assign_parts", "build_app", "instrument_choices", "instrument_key", "instrument_keys",
+    "instrument_label", "instrument_name", "launch", "load_model", "load_upload",
+    "parts_markdown", "pitch_name", "reassign_instruments", "summarize_parts",
+    "synthesize_notes",
 ]

@@ -23,12 +23,12 @@ from specdiff.demo.runner import (
     sampler_defaults,
     synthesize_notes,
 )
-from specdiff.demo.tracks import summarize_tracks, tracks_markdown
+from specdiff.demo.tracks import part_title, parts_markdown, pitch_range, summarize_parts
 from specdiff.errors import SpecdiffError
-from specdiff.instruments import instrument_choices, instrument_name, reassign_instruments
+from specdiff.instruments import assign_parts, instrument_choices, instrument_name
 
 # Instruments that get their own menu; further ones keep their instrument (the page says so).
-MAX_TRACKS = 16
+MAX_PARTS = 16
 # Renders kept on disk for the page's players and downloads (older ones are deleted).
 KEEP_RENDERS = 16
 EXAMPLES_DIR = Path(__file__).with_name("examples")
@@ -94,27 +94,28 @@ def build_app(
     choices = instrument_choices()
 
     def on_upload(path: str | None) -> list[Any]:
-        hidden = [gr.Dropdown(visible=False) for _ in range(MAX_TRACKS)]
+        hidden = [gr.Dropdown(visible=False) for _ in range(MAX_PARTS)]
         if not path:
             return ["Upload a MIDI file (.mid) or pick an example.", "", None, *hidden]
         try:
             sequence = load_upload(path, limits)
-            tracks = summarize_tracks(sequence)
-            table = tracks_markdown(tracks)
+            parts = summarize_parts(sequence)
+            table = parts_markdown(parts)
         except SpecdiffError as error:
             return [f"**Error:** {error}", "", None, *hidden]
         menus = [
             gr.Dropdown(
                 visible=True,
-                value=t.key,
-                label=f"Track {i + 1}: {t.name} ({t.notes} notes, {t.pitch_range})",
+                value=part.keys[0],
+                label=f"Part {part.number}: {part_title(part)} ({part.notes} notes, "
+                      f"{pitch_range(part)})",
             )
-            for i, t in enumerate(tracks[:MAX_TRACKS])
+            for part in parts[:MAX_PARTS]
         ]
-        status = f"Loaded **{Path(path).name}**: {len(sequence)} notes, {len(tracks)} instruments."
-        if len(tracks) > MAX_TRACKS:
-            status += f" Only the first {MAX_TRACKS} instruments can be re-assigned."
-        state = {"sequence": sequence, "keys": [t.key for t in tracks[:MAX_TRACKS]],
+        status = f"Loaded **{Path(path).name}**: {len(sequence)} notes, {len(parts)} parts."
+        if len(parts) > MAX_PARTS:
+            status += f" Only the first {MAX_PARTS} parts can be re-assigned."
+        state = {"sequence": sequence, "keys": [part.keys for part in parts[:MAX_PARTS]],
                  "stem": Path(path).stem or "specdiff"}
         return [status, table, state, *menus, *hidden[len(menus):]]
 
@@ -137,14 +138,17 @@ def build_app(
         preset = values[quality]
         seed_value = int(values[seed] or 0)
         if not current:
-            return [None, None, None, "**Error:** upload a MIDI file (or pick an example) first."]
+            return [None, None, None, "**Error:** upload a MIDI file (or pick an example) first.",
+                    gr.skip()]
         try:
             if not 1 <= n_steps <= limits.max_steps:
                 raise SpecdiffError(f"steps: expected 1..{limits.max_steps}, got {n_steps}")
             assigned = [values[menu] for menu in menus]
-            mapping = {old: int(new) for old, new in zip(current["keys"], assigned)
-                       if new is not None}
-            sequence = reassign_instruments(current["sequence"], mapping)
+            # A part keeps its own instruments unless its menu names another one.
+            mapping = {number: int(new) for number, (keys, new)
+                       in enumerate(zip(current["keys"], assigned), 1)
+                       if new is not None and (len(keys) > 1 or int(new) != keys[0])}
+            sequence = assign_parts(current["sequence"], mapping)
             settings = RenderSettings(sampler=name, steps=n_steps, guidance=weight,
                                       seed=seed_value, quality=preset)
             out = dirs.new()
@@ -156,15 +160,15 @@ def build_app(
             flac = save_audio(result.wav.with_suffix(".flac"), result.audio, result.sample_rate)
             png = render_figure(sequence, result.mel, out / "figure.png")
         except SpecdiffError as error:
-            return [None, None, None, f"**Error:** {error}"]
-        changed = [f"{instrument_name(o)} → {instrument_name(n)}" for o, n in mapping.items()
-                   if o != n]
+            return [None, None, None, f"**Error:** {error}", gr.skip()]
+        changed = [f"part {number} → {instrument_name(key)}" for number, key in mapping.items()]
         seconds = len(result.audio) / result.sample_rate
         status = (f"Rendered {seconds:.1f} s of audio ({name}, {n_steps} steps, "
                   f"guidance {weight:g}, seed {seed_value}).")
         if changed:
             status += " Re-assigned: " + ", ".join(changed) + "."
-        return [str(result.wav), [str(result.wav), str(flac)], str(png), status]
+        table_now = parts_markdown(summarize_parts(sequence))  # what each part played
+        return [str(result.wav), [str(result.wav), str(flac)], str(png), status, table_now]
 
     with gr.Blocks(title="specdiff studio", analytics_enabled=False,
                    delete_cache=(3600, 3600)) as app:
@@ -184,8 +188,8 @@ def build_app(
                 table = gr.Markdown(elem_id="tracks")
                 menus = [
                     gr.Dropdown(choices=choices, visible=False, interactive=True,
-                                elem_id=f"track-{i + 1}")
-                    for i in range(MAX_TRACKS)
+                                elem_id=f"part-{i + 1}")
+                    for i in range(MAX_PARTS)
                 ]
                 with gr.Accordion("Sampler", open=True):
                     quality = gr.Radio(["draft", "default", "best"], value="default",
@@ -216,7 +220,7 @@ def build_app(
         quality.change(on_quality, inputs=[quality], outputs=[sampler, steps, guidance],
                        queue=False)
         render.click(on_render, inputs={state, quality, sampler, steps, guidance, seed, *menus},
-                     outputs=[audio, downloads, figure, status], concurrency_limit=1,
+                     outputs=[audio, downloads, figure, status, table], concurrency_limit=1,
                      concurrency_id="render", api_name="render")
     app.queue(default_concurrency_limit=1, max_size=limits.max_queue)
     return app

@@ -33,25 +33,25 @@ try {
   if (mode === 'example') {
     await page.locator('#status', { hasText: /Loaded|Error/ }).waitFor();
     result.status = (await page.locator('#status').innerText()).trim();
-    result.menus = await page.locator('[id^=track-]:visible').count();
+    result.menus = await page.locator('[id^=part-]:visible').count();
   } else if (mode === 'reject') {
     // Our error line, or gradio's own toast (it refuses files over the size limit itself).
     const toast = page.locator('.toast-body');
     await page.locator('#status', { hasText: 'Error' }).or(toast).first().waitFor();
     result.status = (await page.locator('#status').innerText()).trim();
     result.toasts = await toast.allInnerTexts();
-    result.trackMenuVisible = await page.locator('#track-1').isVisible();
+    result.trackMenuVisible = await page.locator('#part-1').isVisible();
   } else if (mode === 'render') {
     const [instrument, steps, screenshot] = rest;
     await page.locator('#status', { hasText: 'Loaded' }).waitFor();
     result.tracks = (await page.locator('#tracks').innerText()).trim();
-    result.trackLabel = (await page.locator('#track-1 [data-testid=block-info]').first().innerText()).trim();
+    result.trackLabel = (await page.locator('#part-1 [data-testid=block-info]').first().innerText()).trim();
 
-    // Re-assign track 1: type into the dropdown's filter and pick the matching option.
-    const menu = page.locator('#track-1 input').first();
+    // Re-assign part 1: type into the dropdown's filter and pick the matching option.
+    const menu = page.locator('#part-1 input').first();
     await menu.click();
     await menu.fill(instrument);
-    await page.locator('#track-1 li[role=option]', { hasText: instrument }).first().click();
+    await page.locator('#part-1 li[role=option]', { hasText: instrument }).first().click();
     result.assigned = await menu.inputValue();
 
     const stepBox = page.locator('#steps input[type=number]');
@@ -75,6 +75,7 @@ try {
     result.imageWidth = await img.first().evaluate((el) => el.complete ? el.naturalWidth : 0);
     result.downloads = await page.locator('#downloads a').count();
     result.status = (await page.locator('#status').innerText()).trim();
+    result.tracksAfter = (await page.locator('#tracks').innerText()).trim();
     if (screenshot) await page.screenshot({ path: screenshot, fullPage: true });
   } else {
     throw new Error(`unknown mode ${mode}`);

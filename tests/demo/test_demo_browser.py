@@ -147,9 +147,9 @@ def test_oversized_upload_is_refused_with_a_message(server, tmp_path):
     assert report["trackMenuVisible"] is False
 
 
-def test_bundled_example_loads_with_one_menu_per_instrument(server):
+def test_bundled_example_loads_with_one_menu_per_part(server):
     report = _drive("example", server, "quartet.mid")
-    assert report["status"] == "Loaded quartet.mid: 59 notes, 4 instruments."
+    assert report["status"] == "Loaded quartet.mid: 59 notes, 4 parts."
     assert report["menus"] == 4
     assert report["pageErrors"] == []
 
@@ -167,12 +167,14 @@ def test_non_midi_upload_shows_a_clear_error(server, tmp_path):
 def test_upload_reassign_render_listen_and_look(server, tmp_path):
     screenshot = os.environ.get("SPECDIFF_DEMO_SCREENSHOT") or str(tmp_path / "demo.png")
     report = _drive("render", server, str(EXAMPLE), "Violin", STEPS, screenshot)
-    # The track list and the first track's menu describe the upload.
+    # The part list and the first part's menu describe the upload; after the render the list
+    # says what each part played.
     assert "Electric Bass (finger)" in report["tracks"] and "Drums" in report["tracks"]
-    assert report["trackLabel"] == "Track 1: Acoustic Grand Piano (15 notes, A4–G5)"
+    assert report["trackLabel"] == "Part 1: Piano (15 notes, A4–G5)"
+    assert "1 | Piano | Violin |" in report["tracksAfter"].replace("\t", " | ")
     # The instrument change took and reached the render.
     assert report["assigned"] == "40 Violin"
-    assert "Re-assigned: Acoustic Grand Piano → Violin" in report["status"]
+    assert "Re-assigned: part 1 → Violin" in report["status"]
     assert f"{STEPS} steps" in report["status"] and "seed 0" in report["status"]
     # An audio element with a WAV source, the figure image, WAV and FLAC downloads.
     assert report["audioSrc"] and report["audioSrc"].endswith("/quartet.wav")

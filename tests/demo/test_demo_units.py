@@ -1,4 +1,4 @@
-"""The studio's plain parts (no gradio, no browser): GM names, tracks, re-assignment, upload checks,
+"""The studio's plain parts (no gradio, no browser): GM names, parts, re-assignment, upload checks,
 the time-aligned figure."""
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from specdiff.demo import (
     instrument_name,
     load_upload,
     pitch_name,
+    parts_markdown,
     reassign_instruments,
-    summarize_tracks,
-    tracks_markdown,
+    summarize_parts,
 )
 from specdiff.demo.app import examples
 from specdiff.demo.figure import make_figure, render_figure
@@ -49,18 +49,20 @@ def test_general_midi_names():
 
 
 def test_bundled_example_is_listed_and_summarized():
+    from specdiff.demo.tracks import pitch_range
+
     assert EXAMPLE in examples()
-    tracks = summarize_tracks(read_midi(EXAMPLE))
-    # Piano melody, bass, string chords, drums (see tests/demo/make_example.py).
-    assert [(t.key, t.notes) for t in tracks] == [(0, 15), (33, 8), (48, 12), (DRUMS, 24)]
-    piano, bass, strings, drums = tracks
-    assert (piano.lowest, piano.highest, piano.pitch_range) == (69, 79, "A4–G5")
-    assert (bass.lowest, bass.highest) == (41, 55)
-    assert drums.pitch_range == "36–42"
-    assert strings.end == pytest.approx(3.9896, abs=1e-3)
-    table = tracks_markdown(tracks)
-    assert "| 2 | Electric Bass (finger) | 8 | F2–G3 |" in table
-    assert "| 4 | Drums | 24 | 36–42 |" in table
+    parts = summarize_parts(read_midi(EXAMPLE))
+    # Piano melody, string chords, bass, drums: four tracks (see tests/demo/make_example.py).
+    assert [(p.name, p.keys, p.notes) for p in parts] == [
+        ("Piano", (0,), 15), ("Strings", (48,), 12), ("Bass", (33,), 8), ("Drums", (DRUMS,), 24)]
+    piano, strings, bass, drums = parts
+    assert (piano.low, piano.high, pitch_range(piano)) == (69, 79, "A4–G5")
+    assert (bass.low, bass.high) == (41, 55)
+    assert pitch_range(drums) == "36–42"
+    table = parts_markdown(parts)
+    assert "| 3 | Bass | Electric Bass (finger) | 8 | F2–G3 |" in table
+    assert "| 4 | Drums | Drums | 24 | 36–42 |" in table
 
 
 def _sequence() -> NoteSequence:
