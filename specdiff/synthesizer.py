@@ -346,7 +346,8 @@ class Synthesizer(nn.Module):
         finish, to temporary files renamed onto their names only at the end: an interrupted run
         (KeyboardInterrupt, SIGTERM, an error) leaves no file under either name. ``output="-"``
         streams a 16-bit WAV to stdout instead, each segment as soon as it is vocoded (``| aplay``
-        plays while the rest is generated). Memory stays flat with the length of the piece.
+        plays while the rest is generated); a binary stream (a player's stdin) gets the same.
+        Memory stays flat with the length of the piece.
         Arguments as for `synthesize`.
 
         Raises:
@@ -360,8 +361,9 @@ class Synthesizer(nn.Module):
             raise SpecdiffError(f"sample rate {rate} Hz: expected 8000 to 192000")
         with contextlib.ExitStack() as stack:
             # Check the outputs before any expensive work.
-            if output == "-":
-                writer = WavStreamWriter(sys.stdout.buffer, rate)
+            if output == "-" or hasattr(output, "write"):
+                writer = WavStreamWriter(sys.stdout.buffer if output == "-" else output, rate)
+                output = "-"
             else:
                 output = Path(output)
                 writer = stack.enter_context(AudioFileWriter(output, sample_rate=rate))

@@ -5,6 +5,30 @@ from __future__ import annotations
 import argparse
 
 MAX_SECONDS = 1800.0  # specdiff.batch.MAX_SECONDS, without importing it for --help
+PLAYERS = (("aplay", "-q", "-"), ("paplay",), ("pw-play", "-"),
+           ("ffplay", "-nodisp", "-autoexit", "-loglevel", "quiet", "-"), ("play", "-q", "-"))
+"""Players that read a WAV stream on stdin, in the order --play tries them."""
+
+
+def player_command(player: str | None) -> list[str]:
+    """The command ``--play`` / ``--player`` runs.
+
+    Raises:
+        SpecdiffError: no player found.
+    """
+    import shlex
+    import shutil
+
+    from specdiff.errors import SpecdiffError
+
+    if player is not None:
+        return shlex.split(player)
+    for command in PLAYERS:
+        if shutil.which(command[0]):
+            return list(command)
+    raise SpecdiffError("--play: no player found (" + ", ".join(p[0] for p in PLAYERS)
+                        + "); install one (alsa-utils has aplay), pass --player COMMAND, or "
+                        "write a file with -o")
 
 QUALITY_HELP = (
     "draft: half the model's steps (at least 6) with guidance only above noise time 0.1, the "
@@ -28,11 +52,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("midi", metavar="IN",
                         help="a MIDI file, a folder of MIDI files (searched recursively) or a "
                              ".txt file listing MIDI files")
-    parser.add_argument("-o", "--output", required=True, metavar="OUT",
+    parser.add_argument("-o", "--output", default=None, metavar="OUT",
                         help="audio file; the format comes from the extension (.wav, .flac, "
                              ".mp3, .ogg); "
                              "'-' streams WAV to stdout as segments finish (e.g. | aplay). For a "
                              "folder or list: the output folder")
+    parser.add_argument("--play", action="store_true",
+                        help="play while synthesizing, through the first of " + ", ".join(
+                            p[0] for p in PLAYERS) + " found (instead of -o)")
+    parser.add_argument("--player", default=None, metavar="COMMAND",
+                        help="play through this command, which reads a WAV stream on its stdin "
+                             "(implies --play), e.g. 'aplay -q -D hw:1'")
     parser.add_argument("--model", default=None,
                         help="a specdiff .safetensors file, a diffusers-layout folder, a hub id or "
                              "a Lightning .ckpt of the unofficial PyTorch port (diffusion or "
@@ -126,6 +156,11 @@ def _check_choices(args: argparse.Namespace) -> None:
     from specdiff.diffusion import SAMPLERS
     from specdiff.errors import SpecdiffError
 
+    args.play = args.play or args.player is not None
+    if args.play == (args.output is not None):
+        raise SpecdiffError("give -o OUT (a file, '-' for stdout, or a folder) or --play, "
+                            "one of them")
+
     if args.sampler is not None and args.sampler not in SAMPLERS:
         raise SpecdiffError(f"--sampler {args.sampler}: expected one of {', '.join(SAMPLERS)}")
     if args.steps is not None and args.steps < 1:
@@ -208,6 +243,8 @@ def run_corpus(args: argparse.Namespace) -> int:
     from specdiff.errors import SpecdiffError
     from specdiff.synthesizer import Synthesizer
 
+    if args.play:
+        raise SpecdiffError("--play: applies to one MIDI file, not to a folder or list")
     for flag, value in (("--save-mel", args.save_mel), ("--plot", args.plot),
                         ("--regenerate", args.regenerate), ("--start", args.start),
                         ("--end", args.end)):
@@ -251,17 +288,13 @@ def run_corpus(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    import sys
-    import tempfile
-    import warnings
-    from pathlib import Path
-
-    from specdiff.pipeline import Passage, load_notes
+    from specdiff.pipeline import Passage
     from specdiff.synthesizer import Synthesizer
 
     _check_choices(args)
     if is_corpus(args.midi):
         return run_corpus(args)
+    command = player_command(args.player) if args.play else None
     excerpt = None
     if args.start is not None or args.end is not None:
         excerpt = (args.start or 0.0, args.end)
@@ -273,6 +306,28 @@ def run(args: argparse.Namespace) -> int:
                                               precision=args.precision, quality=args.quality)
     settings = synthesizer.resolve(sampler=args.sampler, steps=args.steps, guidance=args.guidance,
                                    continuation=args.continuation, overlap=args.overlap)
+    player = None
+    if command is not None:
+        import subprocess
+
+        player = subprocess.Popen(command, stdin=subprocess.PIPE)
+    try:
+        return _synth_one(args, synthesizer, settings, passage, excerpt, player)
+    finally:
+        if player is not None:
+            player.stdin.close()
+            player.wait()
+
+
+def _synth_one(args, synthesizer, settings, passage, excerpt, player) -> int:
+    import sys
+    import tempfile
+    import warnings
+    from pathlib import Path
+
+    from specdiff.pipeline import load_notes
+
+    output = player.stdin if player is not None else args.output
     with tempfile.TemporaryDirectory(prefix="specdiff-synth-") as tmp:
         mel_path = args.save_mel
         if mel_path is None and args.plot is not None:
@@ -280,7 +335,7 @@ def run(args: argparse.Namespace) -> int:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             result = synthesizer.synthesize_to_file(
-                args.midi, args.output, save_mel=mel_path, settings=settings, seed=args.seed,
+                args.midi, output, save_mel=mel_path, settings=settings, seed=args.seed,
                 batch_size=args.batch_size, progress=False if args.no_progress else None,
                 program=args.program, program_map=args.program_map, passage=passage,
                 sample_rate=args.sample_rate, excerpt=excerpt, part_map=args.part_map)
@@ -294,6 +349,7 @@ def run(args: argparse.Namespace) -> int:
                 notes = notes.excerpt(*excerpt)
             notes = orchestrate(notes, args.program, args.program_map, args.part_map)
             _plot(notes, result.mel_path, result.seconds, args.plot)
-    print(f"wrote {result.path} ({result.seconds:.2f} s, {result.num_segments} segments)",
+    what = "played" if player is not None else f"wrote {result.path}"
+    print(f"{what} ({result.seconds:.2f} s, {result.num_segments} segments)",
           file=sys.stderr if args.output == "-" else sys.stdout)
     return 0

@@ -113,3 +113,23 @@ def test_a_part_map_changes_the_audio_of_a_file_without_programs(setup, tmp_path
     assert "parts 1 to 4, not [5]" in capsys.readouterr().err
     assert main([*common, "-o", str(tmp_path / "x.wav"), "--part-map", "violin"]) == 2
     assert "expected PART:INSTRUMENT" in capsys.readouterr().err
+
+
+def test_play_streams_the_wav_to_a_player(setup, tmp_path, monkeypatch, capsys):
+    import sys
+
+    monkeypatch.setenv("PATH", str(tmp_path))  # no player on the PATH
+    midi, bundle = setup
+    common = ["synth", str(midi), "--model", str(bundle), "--steps", "1", "--no-progress"]
+    assert main([*common, "--play"]) == 2
+    assert "no player found" in capsys.readouterr().err
+    heard = tmp_path / "heard.wav"
+    copy = f"import sys; open('{heard}', 'wb').write(sys.stdin.buffer.read())"
+    player = f'{sys.executable} -c "{copy}"'
+    assert main([*common, "--player", player]) == 0
+    assert main([*common, "-o", str(tmp_path / "file.wav")]) == 0
+    streamed = np.frombuffer(heard.read_bytes()[44:], dtype="<i2")
+    written, _ = sf.read(tmp_path / "file.wav", dtype="int16")
+    np.testing.assert_array_equal(streamed, written)
+    assert main([*common]) == 2
+    assert "give -o OUT" in capsys.readouterr().err
