@@ -11,12 +11,13 @@ Two families judge the vocoder's audio, as in Vocos:
 
 Losses are the hinge losses of Vocos and feature matching (L1 between the discriminators'
 hidden activations on real and generated audio). Channel widths are a config, so the same code
-trains a slim set on a CPU and the paper-size set on a GPU. ``Critic`` holds a set with its
-optimiser for ``specdiff.training.vocoder``'s loop.
+trains a slim set on a CPU and the paper-size set on a GPU. ``specdiff.training.VocoderModule``
+trains them alongside the vocoder.
 """
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import torch
@@ -78,7 +79,7 @@ class PeriodDiscriminator(nn.Module):
         self.convs = nn.ModuleList(
             weight_norm(nn.Conv2d(c_in, c_out, (5, 1), (3, 1) if i < len(channels) - 1 else 1,
                                   padding=(2, 0)))
-            for i, (c_in, c_out) in enumerate(zip(widths[:-1], widths[1:]))
+            for i, (c_in, c_out) in enumerate(itertools.pairwise(widths))
         )
         self.post = weight_norm(nn.Conv2d(channels[-1], 1, (3, 1), padding=(1, 0)))
 
@@ -153,47 +154,15 @@ def feature_loss(real: list, fake: list) -> torch.Tensor:
     return total
 
 
-class Critic:
-    """A ``Discriminators`` set and its optimiser, as a vocoder's training loop uses them.
-
-    Args:
-        config: the discriminators.
-        lr, betas, weight_decay: their AdamW settings.
-    """
-
-    def __init__(self, config: DiscriminatorConfig, lr: float,
-                 betas: tuple[float, float] = (0.8, 0.9), weight_decay: float = 0.01):
-        self.net = Discriminators(config)
-        self.opt = torch.optim.AdamW(self.net.parameters(), lr=lr, betas=betas,
-                                     weight_decay=weight_decay)
-
-    def update(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-        """One discriminator step on (B, n) real and generated audio; returns its loss."""
-        loss = discriminator_loss(self.net(real), self.net(fake.detach()))
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt.step()
-        return loss.detach()
-
-    def generator_terms(self, real: torch.Tensor, fake: torch.Tensor
-                        ) -> tuple[torch.Tensor, torch.Tensor]:
-        """The generator's hinge and feature-matching losses (gradients reach ``fake`` only)."""
-        with torch.no_grad():
-            judged_real = self.net(real)
-        self.net.requires_grad_(False)  # no discriminator gradients from the generator's loss
-        try:
-            judged_fake = self.net(fake)
-        finally:
-            self.net.requires_grad_(True)
-        return generator_loss(judged_fake), feature_loss(judged_real, judged_fake)
-
-    def set_lr(self, lr: float) -> None:
-        for group in self.opt.param_groups:
-            group["lr"] = lr
-
-    def state_dict(self) -> dict:
-        return {"discriminator": self.net.state_dict(), "disc_optimizer": self.opt.state_dict()}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.net.load_state_dict(state["discriminator"])
-        self.opt.load_state_dict(state["disc_optimizer"])
+def generator_terms(discriminators: Discriminators, real: torch.Tensor, fake: torch.Tensor
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The generator's hinge and feature-matching losses on (B, n) real and generated audio;
+    gradients reach ``fake`` only, not the discriminators."""
+    with torch.no_grad():
+        judged_real = discriminators(real)
+    discriminators.requires_grad_(False)
+    try:
+        judged_fake = discriminators(fake)
+    finally:
+        discriminators.requires_grad_(True)
+    return generator_loss(judged_fake), feature_loss(judged_real, judged_fake)
