@@ -190,8 +190,8 @@ def render_unit(synth, unit: list[Job], out_dir: Path, settings, options: Corpus
             yield _record(job, "failed", failure)
             continue
         if shared is None:
-            mels = synth.mels(segments, settings, seed=job.seed, batch_size=options.batch_size,
-                              progress=False)
+            mels = synth.mels(segments, settings, notes=notes, seed=job.seed,
+                              batch_size=options.batch_size, progress=False)
         else:
             mels = itertools.islice(shared, len(segments))
         try:

@@ -121,15 +121,17 @@ def test_a_folder_becomes_a_mirrored_folder_with_a_manifest(corpus, models, tmp_
     assert not (out / SHARDS).exists()
 
 
-def test_a_piece_sounds_the_same_alone_as_in_its_corpus(corpus, models, tmp_path):
+@pytest.mark.parametrize("continuation", ["context", "context+inpaint"])
+def test_a_piece_sounds_the_same_alone_as_in_its_corpus(corpus, models, tmp_path, continuation):
     """Context models: the corpus output is `specdiff synth FILE --seed piece_seed(name)`."""
     out = tmp_path / "out"
-    synth(corpus, out, models["context"])
+    mode = ["--continuation", continuation]
+    synth(corpus, out, models["context"], *mode)
     alone = tmp_path / "alone.wav"
     seed = piece_seed("a/b/two.mid", 0)
     assert main(["synth", str(corpus / "a/b/two.mid"), "-o", str(alone), "--model",
                  str(models["context"]), "--steps", "1", "--seed", str(seed),
-                 "--no-progress"]) == 0
+                 "--no-progress", *mode]) == 0
     assert alone.read_bytes() == (out / "a/b/two.wav").read_bytes()
 
 
