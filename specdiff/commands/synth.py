@@ -34,7 +34,7 @@ QUALITY_HELP = (
     "draft: half the model's steps (at least 6) with guidance only above noise time 0.1, the "
     "device's fastest precision; default: the model's own settings; best: the paper's 1000 DDPM "
     "steps with guidance at every step, in float32. For the built-in model on this project's "
-    "2-core CPU (BENCHMARKS.md): a 60 s piece takes 15 s (draft, 6 steps) or 18 s (default, 10 "
+    "2-core CPU (BENCHMARKS.md): a 60 s piece takes 12 s (draft, 6 steps) or 15 s (default, 10 "
     "steps) including start-up; best runs 2000 network passes a segment against default's 16. "
     "--sampler, --steps, --guidance and --precision override a preset")
 
