@@ -36,7 +36,7 @@ def test_save_and_load_round_trip(tmp_path):
     assert json.loads(meta["config"])["d_model"] == 16
     loaded = SpectrogramDiffusion.from_pretrained(path)
     assert_same_weights(model, loaded)
-    assert meta["version"] == "2" and json.loads(meta["synthesis"])["mel_stages"] == []
+    assert meta["version"] == "3" and json.loads(meta["synthesis"])["mel_stages"] == []
     assert not loaded.training
     assert all(not p.requires_grad for n, p in loaded.named_parameters() if "position_table" in n)
     # a directory holding exactly one of our files also loads

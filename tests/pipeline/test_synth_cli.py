@@ -83,7 +83,7 @@ def test_synth_user_errors_exit_2(hub_model, midi, tmp_path, capsys, case):
     elif case == "sampler":
         args += ["--sampler", "euler"]
     elif case == "extension":
-        args[-1] = str(tmp_path / "out.mp3")
+        args[-1] = str(tmp_path / "out.aiff")  # not one of .wav .flac .mp3 .ogg
     assert main(["synth", *args]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("specdiff synth: error: ") and "\n" not in err
