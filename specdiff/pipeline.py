@@ -30,12 +30,20 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from specdiff.audio import FRAMES_PER_SEGMENT, atomic_path, scale_mel, unscale_mel
+from specdiff.audio import (
+    FRAMES_PER_SEGMENT,
+    HOP_LENGTH,
+    SAMPLE_RATE,
+    atomic_path,
+    scale_mel,
+    unscale_mel,
+)
 from specdiff.diffusion.config import SamplerConfig
 from specdiff.errors import SpecdiffError
 
 TAIL_SECONDS = 1.0
 """Audio kept after the MIDI's end (after sustain) for the release, when the segments reach it."""
+FRAMES_PER_SECOND = SAMPLE_RATE // HOP_LENGTH  # 50 mel frames a second
 
 
 def load_notes(midi: str | os.PathLike | object):
@@ -223,16 +231,18 @@ class Passage:
                                 "the log-mel that --save-mel writes")
         if shape[0] != total:
             raise SpecdiffError(
-                f"{self.source}: {shape[0]} frames ({shape[0] / 50:.2f} s), but this MIDI makes "
-                f"{total} ({total // FRAMES_PER_SEGMENT} segments of 5.12 s): it belongs to "
-                "another piece, or the edit changed the piece's length; render it whole")
+                f"{self.source}: {shape[0]} frames ({shape[0] / FRAMES_PER_SECOND:.2f} s), but "
+                f"this MIDI makes {total} ({total // FRAMES_PER_SEGMENT} segments of 5.12 s): "
+                "it belongs to another piece, or the edit changed the piece's length; render it "
+                "whole")
         if not 0 <= self.start < self.end:
             raise SpecdiffError(f"range {self.start:g}:{self.end:g} s: expected "
                                 "0 <= START < END")
-        first, last = round(self.start * 50), round(self.end * 50)
+        first = round(self.start * FRAMES_PER_SECOND)
+        last = round(self.end * FRAMES_PER_SECOND)
         if last > total:
             raise SpecdiffError(f"range {self.start:g}:{self.end:g} s: the piece's frames end "
-                                f"at {total / 50:.2f} s")
+                                f"at {total / FRAMES_PER_SECOND:.2f} s")
         return first, max(last, first + 1)
 
 

@@ -225,6 +225,18 @@ def _plot(notes, mel_path, seconds: float, path: str) -> None:
         render_figure(notes, np.asarray(mel), tmp)
 
 
+def _load(args: argparse.Namespace, device):
+    """The synthesizer the flags name and its settings with the flags' overrides."""
+    from specdiff.synthesizer import Synthesizer
+
+    synthesizer = Synthesizer.from_pretrained(args.model, device=device,
+                                              port_config=args.port_config, vocoder=args.vocoder,
+                                              precision=args.precision, quality=args.quality)
+    settings = synthesizer.resolve(sampler=args.sampler, steps=args.steps, guidance=args.guidance,
+                                   continuation=args.continuation, overlap=args.overlap)
+    return synthesizer, settings
+
+
 def is_corpus(source: str) -> bool:
     """Whether ``specdiff synth`` was given a folder or a list of MIDI files."""
     import os
@@ -241,7 +253,6 @@ def run_corpus(args: argparse.Namespace) -> int:
 
     from specdiff.batch import CorpusOptions, launch, synthesize_corpus
     from specdiff.errors import SpecdiffError
-    from specdiff.synthesizer import Synthesizer
 
     if args.play:
         raise SpecdiffError("--play: applies to one MIDI file, not to a folder or list")
@@ -260,11 +271,7 @@ def run_corpus(args: argparse.Namespace) -> int:
     accelerator = "cuda" if str(args.device or "cpu").startswith("cuda") else "cpu"
     engine = launch(args.devices, args.num_nodes, accelerator)
     device = engine.device if accelerator == "cuda" else args.device
-    synthesizer = Synthesizer.from_pretrained(args.model, device=device,
-                                              port_config=args.port_config, vocoder=args.vocoder,
-                                              precision=args.precision, quality=args.quality)
-    settings = synthesizer.resolve(sampler=args.sampler, steps=args.steps, guidance=args.guidance,
-                                   continuation=args.continuation, overlap=args.overlap)
+    synthesizer, settings = _load(args, device)
     options = CorpusOptions(overwrite=args.overwrite, max_seconds=args.max_seconds,
                             batch_size=args.batch_size, program=args.program,
                             program_map=args.program_map, part_map=args.part_map,
@@ -289,7 +296,6 @@ def run_corpus(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from specdiff.pipeline import Passage
-    from specdiff.synthesizer import Synthesizer
 
     _check_choices(args)
     if is_corpus(args.midi):
@@ -301,11 +307,7 @@ def run(args: argparse.Namespace) -> int:
     passage = None
     if args.regenerate is not None:
         passage = Passage.load(args.from_mel, *args.regenerate)
-    synthesizer = Synthesizer.from_pretrained(args.model, device=args.device,
-                                              port_config=args.port_config, vocoder=args.vocoder,
-                                              precision=args.precision, quality=args.quality)
-    settings = synthesizer.resolve(sampler=args.sampler, steps=args.steps, guidance=args.guidance,
-                                   continuation=args.continuation, overlap=args.overlap)
+    synthesizer, settings = _load(args, args.device)
     player = None
     if command is not None:
         import subprocess
